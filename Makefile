@@ -1,0 +1,193 @@
+# hotcfg - top-level GNU make build.
+#
+#   make            library, agent, CLI and examples into build/
+#   make check      every test (installs missing build dependencies first)
+#   make run        the agent on examples/ (installs dependencies first)
+#   make san        tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make tsan       tests under ThreadSanitizer
+#   make bench      benchmarks (prints a table, writes build/bench.json)
+#   make fuzz       libFuzzer targets (clang)
+#   make install    PREFIX=/usr/local DESTDIR= honoured
+#   make deps       install missing Debian build dependencies (as root)
+#
+# Files are found by wildcard, so adding a source or a test needs no edit
+# here: lib/*.c (the public part is LIB_PUB below, the rest is internal),
+# agent/*.c (hotcfgd), agent/cli/*.c (hotcfg), tests/test_*.c (one
+# Criterion binary each), tests/helpers/*.c, tests/bench/*.c,
+# tests/fuzz/*.c, examples/*.c.
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+SANFLAGS ?=
+OPT     ?= -O2
+
+PKGS_AGENT := yaml-0.1 jansson libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS_AGENT) criterion 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS_AGENT) 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS  ?= $(OPT) -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -pthread \
+           -Iinclude -Ilib -Iagent $(PKG_CFLAGS) -MMD -MP
+LDFLAGS ?=
+ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS) -pthread
+
+SOMAJOR := 0
+SOVER   := 0.1.0
+
+# The part of lib/ that libhotcfg.so and libhotcfg.a carry: what a reader
+# needs.  Everything else in lib/ (builder, publisher, dump) is internal.
+LIB_PUB  := lib/snap.c lib/reader.c lib/common.c
+LIB_ALL  := $(sort $(wildcard lib/*.c))
+LIB_INT  := $(filter-out $(LIB_PUB),$(LIB_ALL))
+AGENT_MAIN := agent/main.c
+AGENT_SRC  := $(filter-out $(AGENT_MAIN),$(sort $(wildcard agent/*.c)))
+CLI_SRC    := $(sort $(wildcard agent/cli/*.c))
+TEST_SRC   := $(sort $(wildcard tests/test_*.c))
+HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
+BENCH_SRC  := $(sort $(wildcard tests/bench/*.c))
+FUZZ_SRC   := $(sort $(wildcard tests/fuzz/*.c))
+EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+picobj = $(patsubst %.c,$(BUILD)/pic/%.o,$(1))
+
+SOLIB   := $(BUILD)/libhotcfg.so.$(SOMAJOR)
+ALIB    := $(BUILD)/libhotcfg.a
+INTLIB  := $(BUILD)/libhotcfg-internal.a
+AGENTLIB := $(BUILD)/libhotcfgd.a
+HOTCFGD := $(BUILD)/hotcfgd
+HOTCFG  := $(BUILD)/hotcfg
+PCFILE  := $(BUILD)/hotcfg.pc
+TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(HELPER_SRC))
+BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRC))
+
+INT_LIBS := $(AGENTLIB) $(INTLIB) $(PKG_LIBS) -lm
+BINS := $(SOLIB) $(ALIB) $(INTLIB) $(PCFILE)
+ifneq ($(wildcard $(AGENT_MAIN)),)
+BINS += $(HOTCFGD)
+endif
+ifneq ($(CLI_SRC),)
+BINS += $(HOTCFG)
+endif
+
+.PHONY: all check run san tsan bench fuzz install clean deps examples \
+        tests check-long torture lint-man
+.DEFAULT_GOAL := all
+
+all: $(BINS) examples
+
+# ---------------------------------------------------------------- library
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(SOLIB): $(call picobj,$(LIB_PUB)) lib/libhotcfg.map
+	$(CC) -shared -Wl,-soname,libhotcfg.so.$(SOMAJOR) \
+	    -Wl,--version-script=lib/libhotcfg.map -Wl,--no-undefined \
+	    -o $@ $(call picobj,$(LIB_PUB)) $(ALL_LDFLAGS)
+	ln -sf libhotcfg.so.$(SOMAJOR) $(BUILD)/libhotcfg.so
+
+$(ALIB): $(call obj,$(LIB_PUB))
+	rm -f $@; ar rcs $@ $^
+
+$(INTLIB): $(call obj,$(LIB_ALL))
+	rm -f $@; ar rcs $@ $^
+
+$(AGENTLIB): $(call obj,$(AGENT_SRC))
+	rm -f $@; ar rcs $@ $^
+
+$(PCFILE): lib/hotcfg.pc.in Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(SOVER)|g' $< > $@
+
+# ------------------------------------------------------------- programs
+$(HOTCFGD): $(call obj,$(AGENT_MAIN)) $(AGENTLIB) $(INTLIB)
+	$(CC) -o $@ $(call obj,$(AGENT_MAIN)) $(INT_LIBS) $(ALL_LDFLAGS)
+
+$(HOTCFG): $(call obj,$(CLI_SRC)) $(INTLIB)
+	$(CC) -o $@ $(call obj,$(CLI_SRC)) $(INTLIB) $(PKG_LIBS) -lm $(ALL_LDFLAGS)
+
+# Examples link the shared library, as a user's program would.
+examples: $(EXAMPLES)
+$(BUILD)/examples/%: examples/%.c $(SOLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< -L$(BUILD) -lhotcfg \
+	    -Wl,-rpath,'$$ORIGIN/..' $(ALL_LDFLAGS)
+
+# ---------------------------------------------------------------- tests
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(AGENTLIB) $(INTLIB)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $< $(INT_LIBS) -lcriterion $(ALL_LDFLAGS)
+
+$(BUILD)/tests/helpers/%: $(BUILD)/obj/tests/helpers/%.o $(AGENTLIB) $(INTLIB)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $< $(INT_LIBS) $(ALL_LDFLAGS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(AGENTLIB) $(INTLIB)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $< $(INT_LIBS) $(BENCH_LIBS) $(ALL_LDFLAGS)
+
+tests: $(BINS) $(TESTS) $(HELPERS) examples
+
+# HOTCFG_BUILD tells tests where the binaries are; tests/run-tests runs
+# every Criterion binary and every tests/*.sh script and sums them up.
+check: deps
+	$(MAKE) tests
+	HOTCFG_BUILD=$(abspath $(BUILD)) tests/run-tests $(TESTS)
+
+run: deps
+	$(MAKE) all
+	$(HOTCFGD) -c examples/hotcfgd.yaml
+
+san:
+	$(MAKE) BUILD=build/san OPT=-O1 \
+	    SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    check
+
+tsan:
+	$(MAKE) BUILD=build/tsan OPT=-O1 \
+	    SANFLAGS="-fsanitize=thread -fno-omit-frame-pointer" check
+
+BENCH_LIBS := $(shell pkg-config --libs liburcu-memb 2>/dev/null)
+bench: deps
+	$(MAKE) $(BINS) $(BENCHES) $(HELPERS)
+	HOTCFG_BUILD=$(abspath $(BUILD)) tests/bench/run.sh
+
+lint-man:
+	@for f in man/*.[0-9]; do mandoc -T lint -W warning $$f || exit 1; done
+
+# ---------------------------------------------------------------- install
+install: $(BINS)
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin \
+	    $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(SOLIB) $(DESTDIR)$(PREFIX)/lib/libhotcfg.so.$(SOVER)
+	ln -sf libhotcfg.so.$(SOVER) $(DESTDIR)$(PREFIX)/lib/libhotcfg.so.$(SOMAJOR)
+	ln -sf libhotcfg.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libhotcfg.so
+	install -m 0644 $(ALIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 include/hotcfg.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 $(PCFILE) $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	if [ -f $(HOTCFGD) ]; then install -m 0755 $(HOTCFGD) $(DESTDIR)$(PREFIX)/sbin/; fi
+	if [ -f $(HOTCFG) ]; then install -m 0755 $(HOTCFG) $(DESTDIR)$(PREFIX)/bin/; fi
+	for f in man/*.[0-9]; do [ -f "$$f" ] || continue; \
+	    s=$${f##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
+	    install -m 0644 $$f $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+
+clean:
+	rm -rf build
+
+# Missing Debian packages are installed when we are root, else named.
+deps:
+	@.ci/deps
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -33,6 +33,12 @@
 extern "C" {
 #endif
 
+/* The library is built with -fvisibility=hidden; what this header declares
+ * is what it exports. */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility push(default)
+#endif
+
 #define HOTCFG_VERSION_MAJOR 0
 #define HOTCFG_VERSION_MINOR 1
 #define HOTCFG_VERSION_PATCH 0
@@ -234,6 +240,10 @@ typedef struct hotcfg_status {
 /* Copy the agent's status record.  Never sees a half-written record.
  * 0, or a negative errno. */
 int hotcfg_status_read(hotcfg *h, hotcfg_status *out);
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,457 @@
+/*
+ * snap.c - reading a snapshot in place: validation, point lookups, typed
+ * getters and ordered iteration.
+ *
+ * Validation runs once per mapped snapshot and is the only place that
+ * distrusts the blob: after it, every offset the lookups follow is known to
+ * be in bounds, every key and text is NUL-terminated inside the blob, the
+ * keys are strictly sorted and the hash index has an empty slot (so a probe
+ * ends).  A hostile blob that keeps the checksum right can still lie about
+ * its values, but it cannot make a reader touch memory outside the mapping.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hotcfg.h"
+#include "internal.h"
+#include "snap.h"
+
+uint64_t
+hc_blob_checksum(const void *blob, size_t size)
+{
+	return XXH3_64bits((const unsigned char *)blob + HC_SNAP_SUMFROM,
+	    size - HC_SNAP_SUMFROM);
+}
+
+uint64_t
+hc_blob_content(const void *blob, size_t size)
+{
+	const struct hc_snap_hdr *h = blob;
+	return XXH3_64bits((const unsigned char *)blob + h->off_records,
+	    size - h->off_records);
+}
+
+static inline const struct hc_rec *
+rec_at(const struct hotcfg_snap *s, uint32_t off)
+{
+	return (const struct hc_rec *)(s->base + off);
+}
+
+static inline const char *
+rec_key(const struct hc_rec *r)
+{
+	return (const char *)r + hc_rec_keyoff(r->type);
+}
+
+static inline const char *
+rec_text(const struct hc_rec *r)
+{
+	return rec_key(r) + r->klen + 1;
+}
+
+static inline const void *
+rec_value(const struct hc_rec *r)
+{
+	return r + 1;
+}
+
+static int
+keycmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+	if (c)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+/* Is there a well-formed record at off, wholly inside [lo, hi)? */
+static int
+rec_ok(const unsigned char *base, uint64_t off, uint64_t lo, uint64_t hi,
+    uint32_t nsources)
+{
+	const struct hc_rec *r;
+	const char *key;
+	uint64_t end;
+
+	if (off < lo || off % 8 != 0 || off + sizeof(*r) > hi)
+		return 0;
+	r = (const struct hc_rec *)(base + off);
+	if (r->type > HOTCFG_SEQ || r->source >= nsources)
+		return 0;
+	end = off + hc_rec_len(r->type, r->klen, r->vlen);
+	if (end > hi)
+		return 0;
+	key = (const char *)r + hc_rec_keyoff(r->type);
+	if (key[r->klen] != '\0' || key[r->klen + 1 + r->vlen] != '\0')
+		return 0;
+	if (memchr(key, '\0', r->klen) != NULL)
+		return 0;
+	if (r->type == HOTCFG_BOOL) {
+		uint64_t u;
+		memcpy(&u, r + 1, 8);
+		if (u > 1)
+			return 0;
+	}
+	if ((r->type == HOTCFG_MAP || r->type == HOTCFG_SEQ) && r->vlen != 0)
+		return 0;
+	return 1;
+}
+
+int
+hc_snap_validate(const void *blob, size_t size, struct hotcfg_snap *v)
+{
+	const unsigned char *base = blob;
+	const struct hc_snap_hdr *h = blob;
+	uint64_t nslots, used = 0;
+	const uint32_t *order, *srcoff;
+	const struct hc_slot *slots;
+
+	if (size < sizeof(*h) || ((uintptr_t)blob & 7) != 0)
+		return HOTCFG_ECORRUPT;
+	if (h->magic != HC_SNAP_MAGIC)
+		return HOTCFG_ECORRUPT;
+	if (h->version != HC_SNAP_VERSION)
+		return h->version > HC_SNAP_VERSION ? HOTCFG_EVERSION :
+		    HOTCFG_ECORRUPT;
+	if (h->hdr_size != sizeof(*h) || h->size != size || size % 8 != 0 ||
+	    size > UINT32_MAX)
+		return HOTCFG_ECORRUPT;
+	if (h->checksum != hc_blob_checksum(blob, size))
+		return HOTCFG_ECORRUPT;
+	if (h->slots_log2 < 3 || h->slots_log2 > 30)
+		return HOTCFG_ECORRUPT;
+	nslots = UINT64_C(1) << h->slots_log2;
+	if (h->count >= nslots || h->nsources == 0)
+		return HOTCFG_ECORRUPT;
+	if (h->off_slots < sizeof(*h) || h->off_slots % 8 != 0 ||
+	    h->off_slots + nslots * sizeof(struct hc_slot) > h->off_order ||
+	    h->off_order % 4 != 0 ||
+	    h->off_order + (uint64_t)h->count * 4 > h->off_records ||
+	    h->off_records % 8 != 0 || h->off_records > h->off_sources ||
+	    h->off_sources % 4 != 0 ||
+	    h->off_sources + (uint64_t)h->nsources * 4 > size)
+		return HOTCFG_ECORRUPT;
+
+	order = (const uint32_t *)(base + h->off_order);
+	slots = (const struct hc_slot *)(base + h->off_slots);
+	srcoff = (const uint32_t *)(base + h->off_sources);
+
+	for (uint32_t i = 0; i < h->count; i++) {
+		if (!rec_ok(base, order[i], h->off_records, h->off_sources,
+		    h->nsources))
+			return HOTCFG_ECORRUPT;
+		if (i > 0) {
+			const struct hc_rec *a = (const void *)(base + order[i - 1]);
+			const struct hc_rec *b = (const void *)(base + order[i]);
+			const char *ka = (const char *)a + hc_rec_keyoff(a->type);
+			const char *kb = (const char *)b + hc_rec_keyoff(b->type);
+			if (keycmp(ka, a->klen, kb, b->klen) >= 0)
+				return HOTCFG_ECORRUPT;
+		}
+	}
+	for (uint64_t i = 0; i < nslots; i++) {
+		if (slots[i].off == 0)
+			continue;
+		used++;
+		if (!rec_ok(base, slots[i].off, h->off_records, h->off_sources,
+		    h->nsources))
+			return HOTCFG_ECORRUPT;
+	}
+	if (used != h->count)
+		return HOTCFG_ECORRUPT;
+	{
+		uint64_t names = h->off_sources + (uint64_t)h->nsources * 4;
+		for (uint32_t i = 0; i < h->nsources; i++) {
+			if (srcoff[i] < names || srcoff[i] >= size ||
+			    memchr(base + srcoff[i], '\0', size - srcoff[i]) == NULL)
+				return HOTCFG_ECORRUPT;
+		}
+	}
+
+	v->base = base;
+	v->size = size;
+	v->slots = slots;
+	v->order = order;
+	v->sources = srcoff;
+	v->mask = nslots - 1;
+	v->seed = h->seed;
+	v->generation = h->generation;
+	v->time_ns = h->time_ns;
+	v->count = h->count;
+	v->nsources = h->nsources;
+	return 0;
+}
+
+int
+hc_snap_wrap(const void *blob, size_t size, hotcfg_snap **out)
+{
+	struct hotcfg_snap *s;
+	int rc;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return -ENOMEM;
+	if ((rc = hc_snap_validate(blob, size, s)) != 0) {
+		free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void
+hc_snap_unwrap(hotcfg_snap *s)
+{
+	free(s);
+}
+
+/* The point lookup: hash, probe the index, compare the key in place. */
+static const struct hc_rec *
+find(const struct hotcfg_snap *s, const char *key)
+{
+	size_t len = strlen(key);
+	uint64_t hv = hc_key_hash(key, len, s->seed);
+	uint32_t tag = (uint32_t)(hv >> 32);
+
+	for (uint64_t i = hv & s->mask;; i = (i + 1) & s->mask) {
+		const struct hc_slot *sl = &s->slots[i];
+		if (sl->off == 0)
+			return NULL;
+		if (sl->tag == tag) {
+			const struct hc_rec *r = rec_at(s, sl->off);
+			if (r->klen == len && memcmp(rec_key(r), key, len) == 0)
+				return r;
+		}
+	}
+}
+
+uint64_t
+hotcfg_snap_generation(const hotcfg_snap *s)
+{
+	return s->generation;
+}
+
+size_t
+hotcfg_snap_count(const hotcfg_snap *s)
+{
+	return s->count;
+}
+
+size_t
+hotcfg_snap_size(const hotcfg_snap *s)
+{
+	return (size_t)s->size;
+}
+
+int64_t
+hotcfg_snap_time(const hotcfg_snap *s)
+{
+	return s->time_ns;
+}
+
+unsigned
+hotcfg_snap_nsources(const hotcfg_snap *s)
+{
+	return s->nsources;
+}
+
+const char *
+hotcfg_snap_source(const hotcfg_snap *s, unsigned id)
+{
+	if (id >= s->nsources)
+		return NULL;
+	return (const char *)s->base + s->sources[id];
+}
+
+int
+hotcfg_get_int(const hotcfg_snap *s, const char *key, int64_t *out)
+{
+	const struct hc_rec *r = find(s, key);
+
+	if (r == NULL)
+		return -ENOENT;
+	if (r->type != HOTCFG_INT)
+		return HOTCFG_ETYPE;
+	memcpy(out, rec_value(r), sizeof(*out));
+	return 0;
+}
+
+int
+hotcfg_get_float(const hotcfg_snap *s, const char *key, double *out)
+{
+	const struct hc_rec *r = find(s, key);
+	int64_t i;
+
+	if (r == NULL)
+		return -ENOENT;
+	if (r->type == HOTCFG_FLOAT) {
+		memcpy(out, rec_value(r), sizeof(*out));
+		return 0;
+	}
+	if (r->type == HOTCFG_INT) {
+		memcpy(&i, rec_value(r), sizeof(i));
+		*out = (double)i;
+		return 0;
+	}
+	return HOTCFG_ETYPE;
+}
+
+int
+hotcfg_get_bool(const hotcfg_snap *s, const char *key, bool *out)
+{
+	const struct hc_rec *r = find(s, key);
+	uint64_t u;
+
+	if (r == NULL)
+		return -ENOENT;
+	if (r->type != HOTCFG_BOOL)
+		return HOTCFG_ETYPE;
+	memcpy(&u, rec_value(r), sizeof(u));
+	*out = u != 0;
+	return 0;
+}
+
+int
+hotcfg_get_str(const hotcfg_snap *s, const char *key, const char **out)
+{
+	const struct hc_rec *r = find(s, key);
+
+	if (r == NULL)
+		return -ENOENT;
+	if (r->type != HOTCFG_STR)
+		return HOTCFG_ETYPE;
+	*out = rec_text(r);
+	return 0;
+}
+
+int
+hotcfg_get_bytes(const hotcfg_snap *s, const char *key, const void **data,
+    size_t *len)
+{
+	const struct hc_rec *r = find(s, key);
+
+	if (r == NULL)
+		return -ENOENT;
+	if (r->type != HOTCFG_BYTES && r->type != HOTCFG_STR)
+		return HOTCFG_ETYPE;
+	*data = rec_text(r);
+	*len = r->vlen;
+	return 0;
+}
+
+static void
+fill_entry(const struct hc_rec *r, hotcfg_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->key = rec_key(r);
+	e->key_len = r->klen;
+	e->type = r->type;
+	e->text = rec_text(r);
+	e->text_len = r->vlen;
+	e->source = r->source;
+	switch (r->type) {
+	case HOTCFG_BOOL: {
+		uint64_t u;
+		memcpy(&u, rec_value(r), 8);
+		e->b = u != 0;
+		break;
+	}
+	case HOTCFG_INT:
+		memcpy(&e->i, rec_value(r), 8);
+		e->f = (double)e->i;
+		break;
+	case HOTCFG_FLOAT:
+		memcpy(&e->f, rec_value(r), 8);
+		break;
+	case HOTCFG_MAP:
+	case HOTCFG_SEQ:
+		e->count = r->count;
+		break;
+	}
+}
+
+int
+hotcfg_get(const hotcfg_snap *s, const char *key, hotcfg_entry *e)
+{
+	const struct hc_rec *r = find(s, key);
+
+	if (r == NULL)
+		return -ENOENT;
+	fill_entry(r, e);
+	return 0;
+}
+
+int
+hotcfg_get_type(const hotcfg_snap *s, const char *key, int *type)
+{
+	const struct hc_rec *r = find(s, key);
+
+	if (r == NULL)
+		return -ENOENT;
+	*type = r->type;
+	return 0;
+}
+
+int
+hotcfg_get_count(const hotcfg_snap *s, const char *key, size_t *out)
+{
+	const struct hc_rec *r = find(s, key);
+
+	if (r == NULL)
+		return -ENOENT;
+	if (r->type != HOTCFG_MAP && r->type != HOTCFG_SEQ)
+		return HOTCFG_ETYPE;
+	*out = r->count;
+	return 0;
+}
+
+/* Index of the first key >= (key, len). */
+static uint32_t
+lower_bound(const struct hotcfg_snap *s, const char *key, size_t len)
+{
+	uint32_t lo = 0, hi = s->count;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const struct hc_rec *r = rec_at(s, s->order[mid]);
+		if (keycmp(rec_key(r), r->klen, key, len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * The cursor holds the index of the next entry plus one, so that 0 means
+ * "start".  Keys that share the prefix bytes but not the subtree ("ab"
+ * under prefix "a") sort among the subtree's keys and are skipped.
+ */
+int
+hotcfg_next(const hotcfg_snap *s, const char *prefix, size_t *cursor,
+    hotcfg_entry *e)
+{
+	size_t plen = prefix ? strlen(prefix) : 0;
+	size_t i;
+
+	if (*cursor == 0)
+		i = plen ? lower_bound(s, prefix, plen) : 0;
+	else
+		i = *cursor - 1;
+	for (; i < s->count; i++) {
+		const struct hc_rec *r = rec_at(s, s->order[i]);
+		const char *k = rec_key(r);
+		if (plen) {
+			if (r->klen < plen || memcmp(k, prefix, plen) != 0)
+				break;
+			if (r->klen > plen && k[plen] != '.' && k[plen] != '[')
+				continue;
+		}
+		fill_entry(r, e);
+		*cursor = i + 2;
+		return 0;
+	}
+	*cursor = (size_t)s->count + 1;
+	return -ENOENT;
+}

@@ -441,5 +441,10 @@ hc_blob_content_hash(const void *blob)
 void
 hc_blob_set_generation(void *blob, uint64_t gen)
 {
-	((struct hc_snap_hdr *)blob)->generation = gen;
+	struct hc_snap_hdr *h = blob;
+	unsigned char *b = blob;
+
+	h->checksum ^= XXH3_64bits(b + 16, 16);
+	h->generation = gen;
+	h->checksum ^= XXH3_64bits(b + 16, 16);
 }

@@ -26,10 +26,11 @@
  * one (it pads the record area to the next line otherwise).  The key is
  * compared in place and the value is read from the same line.
  *
- * The checksum (XXH3-64) covers every byte from offset 32 to the end, so the
- * publisher can write the generation and build time into a finished blob
- * without hashing it again; a reader checks the generation against the file
- * name instead.  The content hash covers records and sources only: two
+ * The checksum (XXH3-64) covers every byte but itself, in two parts: the
+ * body from offset 32, and the generation and build time (offsets 16-31).
+ * The publisher can thus write the generation into a finished blob without
+ * hashing the body again.  A reader also checks the generation against the
+ * file name.  The content hash covers records and sources only: two
  * builds with the same entries have the same content hash whatever their
  * generation, which is how the publisher recognises an edit that changed
  * nothing.

@@ -265,6 +265,28 @@ status_write(struct hc_pub *p)
 	atomic_store_explicit(&p->ctl->seq, s + 2, memory_order_release);
 }
 
+/* Create the parents of path (0755) as mkdir -p would; the directory
+ * itself is made by the caller with its own mode. */
+static int
+make_parents(const char *path)
+{
+	char *copy = strdup(path), *p;
+	int rc = 0;
+
+	if (copy == NULL)
+		return -ENOMEM;
+	for (p = copy + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(copy, 0755) != 0 && errno != EEXIST) {
+			rc = -errno;
+			break;
+		}
+		*p = '/';
+	}
+	free(copy);
+	return rc;
+}
+
 int
 hc_pub_open(struct hc_pub **out, const char *dir,
     const struct hc_pub_opts *opts)
@@ -286,6 +308,8 @@ hc_pub_open(struct hc_pub **out, const char *dir,
 	if ((p->dir = strdup(dir)) == NULL)
 		goto fail;
 
+	if ((rc = make_parents(dir)) != 0)
+		goto fail;
 	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
 		rc = -errno;
 		goto fail;

@@ -553,8 +553,9 @@ Test(publish, stress_readers_threads_and_processes_while_publishing)
 	char until[32];
 	snprintf(until, sizeof(until), "%d", GENS + 1);
 	for (int i = 0; i < PROCS; i++) {
+		/* Each reader process runs 2 threads on one handle. */
 		char *argv[] = { (char *)helper("readcheck"), dir, until, "32",
-		    "100", NULL };
+		    "100", "2", NULL };
 		readers[i] = spawn(argv, -1);
 	}
 	for (int i = 0; i < THREADS; i++) {

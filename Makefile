@@ -35,6 +35,15 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -pthread \
 LDFLAGS ?=
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS) -pthread
 
+# V=1 shows the full commands.
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-6s %s\n' '$(1)' '$(2)'
+endif
+
 SOMAJOR := 0
 SOVER   := 0.1.0
 
@@ -79,63 +88,77 @@ endif
 .PHONY: all check run san tsan bench fuzz install clean deps examples \
         tests check-long torture lint-man
 .DEFAULT_GOAL := all
+# Keep objects of tests and helpers between runs.
+.SECONDARY:
 
 all: $(BINS) examples
 
 # ---------------------------------------------------------------- library
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+	$(call say,CC,$< (pic))
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
 $(SOLIB): $(call picobj,$(LIB_PUB)) lib/libhotcfg.map
-	$(CC) -shared -Wl,-soname,libhotcfg.so.$(SOMAJOR) \
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared -Wl,-soname,libhotcfg.so.$(SOMAJOR) \
 	    -Wl,--version-script=lib/libhotcfg.map -Wl,--no-undefined \
 	    -o $@ $(call picobj,$(LIB_PUB)) $(ALL_LDFLAGS)
-	ln -sf libhotcfg.so.$(SOMAJOR) $(BUILD)/libhotcfg.so
+	$(Q)ln -sf libhotcfg.so.$(SOMAJOR) $(BUILD)/libhotcfg.so
 
 $(ALIB): $(call obj,$(LIB_PUB))
-	rm -f $@; ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)rm -f $@; ar rcs $@ $^
 
 $(INTLIB): $(call obj,$(LIB_ALL))
-	rm -f $@; ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)rm -f $@; ar rcs $@ $^
 
 $(AGENTLIB): $(call obj,$(AGENT_SRC))
-	rm -f $@; ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)rm -f $@; ar rcs $@ $^
 
 $(PCFILE): lib/hotcfg.pc.in Makefile
 	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(SOVER)|g' $< > $@
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(SOVER)|g' $< > $@
 
 # ------------------------------------------------------------- programs
 $(HOTCFGD): $(call obj,$(AGENT_MAIN)) $(AGENTLIB) $(INTLIB)
-	$(CC) -o $@ $(call obj,$(AGENT_MAIN)) $(INT_LIBS) $(ALL_LDFLAGS)
+	$(call say,LD,$@)
+	$(Q)$(CC) -o $@ $(call obj,$(AGENT_MAIN)) $(INT_LIBS) $(ALL_LDFLAGS)
 
 $(HOTCFG): $(call obj,$(CLI_SRC)) $(INTLIB)
-	$(CC) -o $@ $(call obj,$(CLI_SRC)) $(INTLIB) $(PKG_LIBS) -lm $(ALL_LDFLAGS)
+	$(call say,LD,$@)
+	$(Q)$(CC) -o $@ $(call obj,$(CLI_SRC)) $(INTLIB) $(PKG_LIBS) -lm $(ALL_LDFLAGS)
 
 # Examples link the shared library, as a user's program would.
 examples: $(EXAMPLES)
 $(BUILD)/examples/%: examples/%.c $(SOLIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< -L$(BUILD) -lhotcfg \
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< -L$(BUILD) -lhotcfg \
 	    -Wl,-rpath,'$$ORIGIN/..' $(ALL_LDFLAGS)
 
 # ---------------------------------------------------------------- tests
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(AGENTLIB) $(INTLIB)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $< $(INT_LIBS) -lcriterion $(ALL_LDFLAGS)
+	$(call say,LD,$@)
+	$(Q)$(CC) -o $@ $< $(INT_LIBS) -lcriterion $(ALL_LDFLAGS)
 
 $(BUILD)/tests/helpers/%: $(BUILD)/obj/tests/helpers/%.o $(AGENTLIB) $(INTLIB)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $< $(INT_LIBS) $(ALL_LDFLAGS)
+	$(call say,LD,$@)
+	$(Q)$(CC) -o $@ $< $(INT_LIBS) $(ALL_LDFLAGS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(AGENTLIB) $(INTLIB)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $< $(INT_LIBS) $(BENCH_LIBS) $(ALL_LDFLAGS)
+	$(call say,LD,$@)
+	$(Q)$(CC) -o $@ $< $(INT_LIBS) $(BENCH_LIBS) $(ALL_LDFLAGS)
 
 tests: $(BINS) $(TESTS) $(HELPERS) examples
 

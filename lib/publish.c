@@ -11,7 +11,10 @@
  *      waiters are other processes);
  *   5. touch the control file's times, which inotify turns into readiness
  *      of every reader's hotcfg_fd();
- *   6. write the status record, then unlink snapshots past the history.
+ *   6. unlink snapshots past the history.
+ * The status record (outcome "ok", entries, bytes) is written just before
+ * step 3, so a reader woken by the publish reads the outcome that goes
+ * with it.
  * A failure before step 3 leaves nothing visible: the temporary file is
  * removed and readers keep the generation they have.
  *
@@ -467,6 +470,14 @@ hc_pub_publish(struct hc_pub *p, void *blob, size_t size, uint64_t *genp)
 		goto fail;
 	}
 
+	/* The status record first, so that a reader woken by this publish
+	 * finds the outcome that goes with it. */
+	p->rec.generation = gen;
+	p->rec.published_ns = h->time_ns ? h->time_ns : hc_now_ns();
+	p->rec.entries = h->count;
+	p->rec.bytes = size;
+	hc_pub_outcome(p, HOTCFG_OUTCOME_OK, NULL, 0, 0, NULL);
+
 	/* The file is in place: make it the current generation. */
 	atomic_store_explicit(&p->ctl->generation, gen, memory_order_release);
 	atomic_fetch_add_explicit(&p->ctl->futex, 1, memory_order_release);
@@ -483,11 +494,6 @@ hc_pub_publish(struct hc_pub *p, void *blob, size_t size, uint64_t *genp)
 		p->nkept--;
 	}
 	p->kept[p->nkept++] = gen;
-	p->rec.generation = gen;
-	p->rec.published_ns = h->time_ns ? h->time_ns : hc_now_ns();
-	p->rec.entries = h->count;
-	p->rec.bytes = size;
-	hc_pub_outcome(p, HOTCFG_OUTCOME_OK, NULL, 0, 0, NULL);
 	trim(p);
 	if (genp)
 		*genp = gen;

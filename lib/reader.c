@@ -411,7 +411,12 @@ refresh_newest(struct hotcfg *h, uint64_t gen)
 	return rc;
 }
 
-static int
+/*
+ * Kept out of line (and out of the hot text) on purpose: inlined into
+ * hotcfg_snapshot(), its locals made the fast path save six registers and
+ * reserve a stack frame on every call.
+ */
+__attribute__((noinline, cold)) static int
 snapshot_slow(struct hotcfg *h, struct hc_thr *t, const hotcfg_snap **out)
 {
 	uint64_t gen;

@@ -13,7 +13,7 @@
  *       or '=': then it is a JSON string ("" for the root).  Values:
  *           null  true  false  42  2.5  .inf  -.inf  .nan
  *           "a string"          always a JSON string, so "42" is not 42
- *           !!binary aGk=       bytes, base64 (RFC 4648)
+ *           !!binary aGk=       bytes, base64 (RFC 4648); empty: !!binary
  *           <map 3>  <seq 2>    a mapping or sequence and its child count
  *       A string that is not valid UTF-8 (only a non-YAML file can hold
  *       one) is shown as `!!str-base64 BASE64`.  With sources, each line
@@ -101,6 +101,30 @@ utf8_valid(const char *str, size_t n)
 	return true;
 }
 
+/*
+ * Whether valid UTF-8 text holds a character that YAML parsers, libyaml
+ * among them, do not take raw although JSON does: the C1 controls, the
+ * line and paragraph separators (line breaks to YAML 1.1), the byte order
+ * mark and the non-characters U+FFFE and U+FFFF.  A JSON dump holding one
+ * escapes all non-ASCII text, so that hotcfgd can read it back.
+ */
+static bool
+yaml_unsafe(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (s[i] == 0xc2 && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f)
+			return true;
+		if (i + 2 < n && ((s[i] == 0xe2 && s[i + 1] == 0x80 &&
+		    (s[i + 2] == 0xa8 || s[i + 2] == 0xa9)) ||
+		    (s[i] == 0xef && s[i + 1] == 0xbb && s[i + 2] == 0xbf) ||
+		    (s[i] == 0xef && s[i + 1] == 0xbf && s[i + 2] >= 0xbe)))
+			return true;
+	}
+	return false;
+}
+
 char *
 hc_base64(const void *data, size_t len, size_t *outlen)
 {
@@ -182,7 +206,8 @@ put_base64(FILE *fp, const char *tag, const void *data, size_t len)
 
 	if (b == NULL)
 		return -ENOMEM;
-	rc = fprintf(fp, "%s %s", tag, b) < 0 ? -EIO : 0;
+	/* No trailing space after the tag of an empty value. */
+	rc = fprintf(fp, "%s%s%s", tag, *b ? " " : "", b) < 0 ? -EIO : 0;
 	free(b);
 	return rc;
 }
@@ -389,6 +414,7 @@ struct dump {
 	struct node *implied;   /* a list of the implied containers */
 	struct node *root;
 	int float_digits;       /* JSON: digits the floats need */
+	bool ascii;             /* JSON: escape everything past ASCII */
 };
 
 static int
@@ -479,6 +505,11 @@ next_seg(const char *r, size_t n, size_t *pos, bool bare, struct seg *sg)
 		p++;
 	}
 	sg->nlen = (size_t)(r + p - sg->name);
+	/* An empty first segment with more after it (".a"): no flattened
+	 * key starts so (the root's empty key is the only empty one), and
+	 * taking it would leave *pos where it was, for ever. */
+	if (bare && sg->nlen == 0 && p < n)
+		return HOTCFG_ECORRUPT;
 	*pos = p;
 	return 0;
 }
@@ -762,6 +793,7 @@ json_scalar(struct dump *d, const hotcfg_entry *e, json_t **out)
 	case HOTCFG_STR:
 		if (!utf8_valid(e->text, e->text_len))
 			return -EILSEQ;
+		d->ascii |= yaml_unsafe(e->text, e->text_len);
 		*out = json_stringn(e->text, e->text_len);
 		break;
 	case HOTCFG_BYTES:
@@ -799,6 +831,7 @@ json_tree(struct dump *d, const struct node *nd, json_t **out)
 			json_decref(kid);
 			rc = -EILSEQ;
 		} else {
+			d->ascii |= yaml_unsafe(k->name, k->name_len);
 			rc = json_object_setn_new(j, k->name, k->name_len,
 			    kid) ? -ENOMEM : 0;
 		}
@@ -831,6 +864,8 @@ json_listing(struct dump *d, json_t **out)
 			rc = -EILSEQ;
 			goto out;
 		}
+		d->ascii |= yaml_unsafe(e->key, e->key_len) ||
+		    yaml_unsafe(src, strlen(src));
 		if ((item = json_object()) == NULL)
 			goto out;
 		if (json_object_set_new(item, "type",
@@ -871,16 +906,18 @@ dump_json(struct dump *d, FILE *fp, bool sources)
 	size_t flags;
 	int rc;
 
+	if (d->n == 0)
+		return 0;
 	if (sources)
 		rc = json_listing(d, &j);
-	else if (d->root == NULL)
-		return 0;
 	else
 		rc = json_tree(d, d->root, &j);
 	if (rc != 0)
 		return rc;
 	flags = JSON_INDENT(2) | JSON_ENCODE_ANY |
 	    JSON_REAL_PRECISION(d->float_digits ? d->float_digits : 17);
+	if (d->ascii)
+		flags |= JSON_ENSURE_ASCII;
 	rc = json_dumpf(j, fp, flags) != 0 || fputc('\n', fp) == EOF ?
 	    -EIO : 0;
 	json_decref(j);
@@ -1141,7 +1178,9 @@ hc_dump(const hotcfg_snap *s, FILE *fp, int format, const char *prefix,
 		rc = -ENOENT;
 		goto out;
 	}
-	qsort(d.ents, d.n, sizeof(d.ents[0]), entcmp);
+	/* Not with n == 0: d.ents is then NULL, which qsort() must not get. */
+	if (d.n > 1)
+		qsort(d.ents, d.n, sizeof(d.ents[0]), entcmp);
 	if (format == HC_DUMP_FLAT) {
 		rc = dump_flat(&d, fp, sources);
 	} else {

@@ -377,6 +377,11 @@ hc_pub_close(struct hc_pub *p)
 {
 	if (p == NULL)
 		return;
+	/* A clean exit says so: pid 0 tells `hotcfg status` the agent
+	 * stopped, rather than letting it look alive until the heartbeat
+	 * ages.  A crashed agent leaves its pid; the heartbeat tells. */
+	if (p->ctl != NULL && atomic_load(&p->ctl->pid) == (int32_t)getpid())
+		atomic_store(&p->ctl->pid, 0);
 	if (p->ctl != NULL)
 		munmap(p->ctl, HC_CTL_SIZE);
 	if (p->ctlfd >= 0)

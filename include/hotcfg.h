@@ -238,7 +238,8 @@ typedef struct hotcfg_status {
 } hotcfg_status;
 
 /* Copy the agent's status record.  Never sees a half-written record.
- * 0, or a negative errno. */
+ * 0; HOTCFG_ECORRUPT or HOTCFG_EVERSION when the mapped control file was
+ * overwritten with something else; or a negative errno. */
 int hotcfg_status_read(hotcfg *h, hotcfg_status *out);
 
 #if defined(__GNUC__) && __GNUC__ >= 4

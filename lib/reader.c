@@ -226,9 +226,13 @@ map_generation(struct hotcfg *h, uint64_t gen, struct hc_map **out)
 	int fd, rc;
 
 	snprintf(name, sizeof(name), HC_SNAP_PREFIX "%016" PRIx64, gen);
-	fd = openat(h->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO put in a snapshot's place must not block us;
+	 * it is refused below like any file that is not a snapshot, and so
+	 * is a symbolic link (ELOOP). */
+	fd = openat(h->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK);
 	if (fd < 0)
-		return -errno;
+		return errno == ELOOP ? HOTCFG_ECORRUPT : -errno;
 	if (fstat(fd, &st) != 0) {
 		rc = -errno;
 		close(fd);
@@ -293,7 +297,8 @@ hotcfg_open(hotcfg **out, const char *where)
 		rc = -errno;
 		goto fail;
 	}
-	if ((fd = openat(h->dirfd, HC_CTL_NAME, O_RDONLY | O_CLOEXEC)) < 0) {
+	if ((fd = openat(h->dirfd, HC_CTL_NAME, O_RDONLY | O_CLOEXEC |
+	    O_NONBLOCK)) < 0) {
 		rc = -errno;
 		goto fail;
 	}
@@ -301,7 +306,7 @@ hotcfg_open(hotcfg **out, const char *where)
 		rc = -errno;
 		goto fail;
 	}
-	if ((size_t)st.st_size != HC_CTL_SIZE) {
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size != HC_CTL_SIZE) {
 		rc = HOTCFG_ECORRUPT;
 		goto fail;
 	}
@@ -443,8 +448,18 @@ snapshot_slow(struct hotcfg *h, struct hc_thr *t, const hotcfg_snap **out)
 
 	pthread_mutex_lock(&h->mu);
 	gen = atomic_load_explicit(&h->ctl->generation, memory_order_acquire);
-	if (gen == 0) {
-		rc = HOTCFG_ENOTPUB;
+	/*
+	 * A control file overwritten in place (garbage, another format) may
+	 * show any generation, 0 included: a thread that holds a good
+	 * snapshot keeps it, as it would for a bad snapshot file.
+	 */
+	if ((rc = ctl_check(h->ctl)) != 0 || gen == 0) {
+		if (rc == 0)
+			rc = HOTCFG_ENOTPUB;
+		if (t->map != NULL) {
+			*out = &t->map->snap;
+			rc = 0;
+		}
 		goto out;
 	}
 	rc = refresh_newest(h, gen);
@@ -589,6 +604,8 @@ hotcfg_status_read(hotcfg *h, hotcfg_status *out)
 	const struct hc_ctl *c = h->ctl;
 	int tries;
 
+	if ((tries = ctl_check(c)) != 0)
+		return tries;
 	for (tries = 0; tries < 100000; tries++) {
 		uint32_t s1 = atomic_load_explicit(&c->seq, memory_order_acquire);
 		if (s1 & 1) {

@@ -1,0 +1,1112 @@
+/*
+ * read_path - part 1 of the benchmark: what one lookup of a random existing
+ * key costs a service, through hotcfg and through the designs people use
+ * instead, side by side in one run.
+ *
+ *   read_path [-s] [-l] [-I] [-j FILE] [-k N,N,...] [-t 1|2] [-r REPS]
+ *             [-w MS] [-i MS]
+ *   read_path -c NLOOKUPS -C DIR [-m bare|null]
+ *
+ *   -k   key counts (default 1000,100000,1000000)
+ *   -t   only this many reader threads (default: 1 and 2)
+ *   -I   idle cases only (nothing published while measuring)
+ *   -r   repetitions per design and case (default 5); medians are quoted
+ *   -w   measuring window per repetition in ms (default 40 idle; the
+ *        publishing cases use twice as long, so that each window spans
+ *        about eight publishes)
+ *   -i   publish interval in ms (default 10)
+ *   -l   layout only: count the cache lines per lookup (and, with
+ *        $BENCH_CG_DIR set, leave the snapshot and lookup stream there for
+ *        cachegrind.sh), time nothing
+ *   -c   cachegrind helper, see cachegrind_helper() and cachegrind.sh
+ *
+ * The designs, each handed exactly the same keys and the same sequence of
+ * lookups (a packed stream of key strings, so the caller's key costs every
+ * design the same, prefetched, sequential read):
+ *
+ *  bare      hotcfg_get_int() on a snapshot pointer taken once: the
+ *            snapshot's own lookup with no generation check, the floor;
+ *  hotcfg    hotcfg_snapshot() + hotcfg_get_int() per lookup, as a service
+ *            calls them;
+ *  rwlock    a pthread_rwlock_t around an open-addressing hash map: the
+ *            classic design;
+ *  refcount  an atomic pointer to an immutable map and an atomic reference
+ *            count taken and dropped around each lookup: the usual C
+ *            rendition of Go's atomic.Value copy-on-write map;
+ *  urcu      the same immutable map published through liburcu's memb
+ *            flavour, read under rcu_read_lock(): the best in-process
+ *            design known.
+ *
+ * The three baselines share one hash map (below), built to be as fair as
+ * we can make it: the same hash (XXH3-64, seeded), the same load factor
+ * (at most 0.75), linear probing, 32 hash bits and the key length kept in
+ * a 16-byte slot, and each value stored next to its key, so that a lookup
+ * touches a slot line and an entry line, as hotcfg's does.  Its lookup is
+ * kept out of line, as a library's would be.
+ *
+ * "Publishing" runs every design while the configuration changes every
+ * interval: for hotcfg a child process publishes with the real publisher
+ * (the code hotcfgd uses), alternating two snapshots whose values differ;
+ * for the baselines a writer thread swaps between two maps the same way
+ * (rwlock: write-lock and swap the pointer; refcount: exchange, then wait
+ * until the old map's count is zero; urcu: rcu_assign_pointer and
+ * synchronize_rcu).  Both writers run during every design's window, so
+ * the background load is the same for all.  The baselines' writer builds
+ * nothing (both maps exist from the start), which favours them: hotcfg's
+ * publisher writes a whole file per publish, as the agent does.
+ *
+ * The time of a window is wall-clock time per thread (a thread that waits
+ * for a lock or a mapping pays for it); thread CPU time is recorded too,
+ * and bench.json carries both.
+ *
+ * Also measured: how many cache lines of the snapshot a lookup touches at
+ * 1M keys, counted over the real snapshot by following the same probe as
+ * the lookup (the machine's perf has no hardware counters; see the
+ * README for the cachegrind cross-check that -c serves).
+ */
+#define _LGPL_SOURCE    /* liburcu's inline read-side fast path */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <urcu/urcu-memb.h>
+
+#include "bench.h"
+#include "snap.h"
+
+#define STRIDE 48           /* bytes per key in the lookup stream */
+#define BATCH 256           /* lookups between two looks at the clock */
+#define MAX_THREADS 2
+
+enum design { D_BARE, D_HOTCFG, D_RWLOCK, D_REFCOUNT, D_URCU, ND };
+static const char *const dname[ND] = { "bare", "hotcfg", "rwlock",
+	"refcount", "urcu" };
+
+/* ------------------------------------------------------------ the map */
+
+struct bent {
+	int64_t val;
+	char key[];
+};
+
+struct bslot {
+	uint32_t tag;
+	uint32_t klen;
+	const struct bent *e;
+};
+
+struct bmap {
+	struct bslot *slots;
+	uint64_t mask;
+	uint64_t seed;
+	char *arena;
+	/* The reference count of the refcount design, on a line of its own
+	 * so that only that design's traffic lands on it. */
+	_Alignas(64) atomic_long refs;
+	char pad[64 - sizeof(atomic_long)];
+};
+
+static uint64_t
+slots_for(size_t n)
+{
+	uint64_t ns = 8;
+	while (ns * 3 < (uint64_t)n * 4 + 4)
+		ns <<= 1;
+	return ns;
+}
+
+static struct bmap *
+bmap_build(const char *keys, size_t n, unsigned flip)
+{
+	struct bmap *m = aligned_alloc(64, sizeof(*m));
+	uint64_t ns = slots_for(n);
+	size_t off = 0;
+
+	if (m == NULL)
+		return NULL;
+	memset(m, 0, sizeof(*m));
+	m->mask = ns - 1;
+	m->seed = UINT64_C(0x243f6a8885a308d3);
+	m->slots = aligned_alloc(64, ns * sizeof(struct bslot));
+	m->arena = aligned_alloc(64, n * (8 + STRIDE) + 64);
+	if (m->slots == NULL || m->arena == NULL)
+		abort();
+	memset(m->slots, 0, ns * sizeof(struct bslot));
+	for (size_t i = 0; i < n; i++) {
+		const char *k = keys + i * STRIDE;
+		size_t len = strlen(k);
+		struct bent *e = (struct bent *)(m->arena + off);
+		uint64_t hv = hc_key_hash(k, len, m->seed), s = hv & m->mask;
+
+		e->val = bench_value((uint32_t)i, flip);
+		memcpy(e->key, k, len + 1);
+		off += (8 + len + 1 + 7) & ~(size_t)7;
+		while (m->slots[s].e != NULL)
+			s = (s + 1) & m->mask;
+		m->slots[s] = (struct bslot){ (uint32_t)(hv >> 32),
+		    (uint32_t)len, e };
+	}
+	atomic_init(&m->refs, 0);
+	return m;
+}
+
+static void
+bmap_free(struct bmap *m)
+{
+	if (m) {
+		free(m->slots);
+		free(m->arena);
+		free(m);
+	}
+}
+
+__attribute__((noinline)) static int
+bmap_get(const struct bmap *m, const char *key, int64_t *out)
+{
+	size_t len = strlen(key);
+	uint64_t hv = hc_key_hash(key, len, m->seed);
+	uint32_t tag = (uint32_t)(hv >> 32);
+
+	for (uint64_t i = hv & m->mask;; i = (i + 1) & m->mask) {
+		const struct bslot *s = &m->slots[i];
+		if (s->e == NULL)
+			return -ENOENT;
+		if (s->tag == tag && s->klen == len &&
+		    memcmp(s->e->key, key, len) == 0) {
+			*out = s->e->val;
+			return 0;
+		}
+	}
+}
+
+/* ------------------------------------------------------------ state */
+
+static struct {
+	size_t nkeys;
+	char *keys;             /* nkeys * STRIDE, key i at i * STRIDE */
+	char *stream;           /* qn * STRIDE: the lookup sequence */
+	size_t qn;              /* a power of two */
+	hotcfg *h;
+	struct bmap *maps[2];
+	pthread_rwlock_t rw;
+	struct bmap *rw_cur;
+	_Atomic(struct bmap *) rc_cur;
+	struct bmap *rcu_cur;   /* rcu_dereference / rcu_assign_pointer */
+	atomic_bool writer_stop;
+	atomic_long writer_swaps;
+} S = { .rw = PTHREAD_RWLOCK_INITIALIZER };
+
+struct worker {
+	pthread_t tid;
+	enum design d;
+	unsigned idx;
+	int64_t warm_ns, window_ns;
+	pthread_barrier_t *bar;
+	const hotcfg_snap *bare;        /* D_BARE: taken once, before timing */
+	/* results */
+	uint64_t lookups, errors;
+	int64_t wall_ns, cpu_ns;
+	long vcsw, ivcsw;       /* sleeps and preemptions in the window */
+	int64_t sink;
+};
+
+/*
+ * One loop per design, so that nothing but the design differs between
+ * them: the same stream walk, the same error count and checksum.
+ */
+#define LOOP(body) do { \
+		for (unsigned b_ = 0; b_ < BATCH; b_++) { \
+			const char *key = S.stream + (pos & qmask) * STRIDE; \
+			int64_t v = 0; \
+			int rc; \
+			pos++; \
+			body; \
+			errors += rc != 0; \
+			sink += v; \
+		} \
+		n += BATCH; \
+	} while (0)
+
+static void
+run_design(struct worker *w, int64_t until, uint64_t *np, uint64_t *errp,
+    int64_t *sinkp, uint64_t *posp)
+{
+	const size_t qmask = S.qn - 1;
+	uint64_t pos = *posp, n = 0, errors = 0;
+	int64_t sink = 0;
+	const hotcfg_snap *snap = w->bare;
+
+	switch (w->d) {
+	case D_BARE:
+		do {
+			LOOP(rc = hotcfg_get_int(snap, key, &v));
+		} while (bench_ns() < until);
+		break;
+	case D_HOTCFG:
+		do {
+			LOOP(rc = hotcfg_snapshot(S.h, &snap);
+			    if (rc == 0) rc = hotcfg_get_int(snap, key, &v));
+		} while (bench_ns() < until);
+		break;
+	case D_RWLOCK:
+		do {
+			LOOP(pthread_rwlock_rdlock(&S.rw);
+			    rc = bmap_get(S.rw_cur, key, &v);
+			    pthread_rwlock_unlock(&S.rw));
+		} while (bench_ns() < until);
+		break;
+	case D_REFCOUNT:
+		do {
+			LOOP(struct bmap *m;
+			    for (;;) {
+				    m = atomic_load_explicit(&S.rc_cur,
+					memory_order_acquire);
+				    atomic_fetch_add_explicit(&m->refs, 1,
+					memory_order_acq_rel);
+				    if (atomic_load_explicit(&S.rc_cur,
+					memory_order_acquire) == m)
+					    break;
+				    atomic_fetch_sub_explicit(&m->refs, 1,
+					memory_order_release);
+			    }
+			    rc = bmap_get(m, key, &v);
+			    atomic_fetch_sub_explicit(&m->refs, 1,
+				memory_order_release));
+		} while (bench_ns() < until);
+		break;
+	case D_URCU:
+		do {
+			LOOP(urcu_memb_read_lock();
+			    rc = bmap_get(rcu_dereference(S.rcu_cur), key, &v);
+			    urcu_memb_read_unlock());
+		} while (bench_ns() < until);
+		break;
+	default:
+		abort();
+	}
+	*np = n;
+	*errp = errors;
+	*sinkp += sink;
+	*posp = pos;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	uint64_t pos = (uint64_t)w->idx * (S.qn / 2), n, e;
+	int64_t t0, c0, sink = 0;
+	struct rusage ru0, ru1;
+
+	if (w->d == D_URCU)
+		urcu_memb_register_thread();
+	if (w->d == D_BARE && hotcfg_snapshot(S.h, &w->bare) != 0)
+		abort();
+	pthread_barrier_wait(w->bar);
+	/* Warm up: caches, the thread's hotcfg record, the branch
+	 * predictors; then the measured window. */
+	run_design(w, bench_ns() + w->warm_ns, &n, &e, &sink, &pos);
+	getrusage(RUSAGE_THREAD, &ru0);
+	t0 = bench_ns();
+	c0 = bench_thread_cpu_ns();
+	run_design(w, t0 + w->window_ns, &w->lookups, &w->errors, &sink, &pos);
+	w->wall_ns = bench_ns() - t0;
+	w->cpu_ns = bench_thread_cpu_ns() - c0;
+	getrusage(RUSAGE_THREAD, &ru1);
+	w->vcsw = ru1.ru_nvcsw - ru0.ru_nvcsw;
+	w->ivcsw = ru1.ru_nivcsw - ru0.ru_nivcsw;
+	w->sink = sink;
+	if (w->d == D_URCU)
+		urcu_memb_unregister_thread();
+	return NULL;
+}
+
+/* One window of one design with `nthr` threads: ns per lookup, wall and
+ * CPU, averaged over the threads' lookups. */
+static int
+measure(enum design d, unsigned nthr, int64_t warm_ns, int64_t window_ns,
+    double *wall, double *cpu, uint64_t *errors, long *vcsw, long *ivcsw,
+    double *oncpu)
+{
+	struct worker w[MAX_THREADS];
+	pthread_barrier_t bar;
+	uint64_t n = 0;
+	int64_t tw = 0, tc = 0;
+
+	pthread_barrier_init(&bar, NULL, nthr);
+	for (unsigned t = 0; t < nthr; t++) {
+		memset(&w[t], 0, sizeof(w[t]));
+		w[t].d = d;
+		w[t].idx = t;
+		w[t].warm_ns = warm_ns;
+		w[t].window_ns = window_ns;
+		w[t].bar = &bar;
+		if (pthread_create(&w[t].tid, NULL, worker_main, &w[t]) != 0)
+			return -1;
+	}
+	for (unsigned t = 0; t < nthr; t++) {
+		pthread_join(w[t].tid, NULL);
+		n += w[t].lookups;
+		tw += w[t].wall_ns;
+		tc += w[t].cpu_ns;
+		*errors += w[t].errors;
+		*vcsw += w[t].vcsw;
+		*ivcsw += w[t].ivcsw;
+	}
+	pthread_barrier_destroy(&bar);
+	*wall = n ? (double)tw / (double)n : 0;
+	*cpu = n ? (double)tc / (double)n : 0;
+	/* The share of the window the threads were on a CPU: with two
+	 * threads on a busy two-core machine they may seldom run at the same
+	 * time, and then no design meets contention. */
+	*oncpu = tw ? (double)tc / (double)tw : 0;
+	return 0;
+}
+
+/* ------------------------------------------------------------ writers */
+
+static void *
+writer_main(void *arg)
+{
+	int64_t interval = *(int64_t *)arg, next = bench_ns() + interval;
+	unsigned flip = 0;
+
+	while (!atomic_load(&S.writer_stop)) {
+		struct bmap *nm, *old;
+
+		bench_sleep_ns(next - bench_ns() > 0 ? next - bench_ns() : 0);
+		next += interval;
+		flip ^= 1;
+		nm = S.maps[flip];
+		pthread_rwlock_wrlock(&S.rw);
+		S.rw_cur = nm;
+		pthread_rwlock_unlock(&S.rw);
+		old = atomic_exchange(&S.rc_cur, nm);
+		while (atomic_load(&old->refs) != 0)
+			sched_yield();
+		rcu_assign_pointer(S.rcu_cur, nm);
+		urcu_memb_synchronize_rcu();
+		atomic_fetch_add(&S.writer_swaps, 1);
+	}
+	return NULL;
+}
+
+static volatile sig_atomic_t pub_stop;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	pub_stop = 1;
+}
+
+/*
+ * The hotcfg publisher: a child process, as the agent is, that publishes
+ * blob[1], blob[0], blob[1]... every interval until SIGTERM, then writes
+ * how many it published to `fd`.
+ */
+static pid_t
+publisher_start(const char *dir, void *blob[2], size_t size[2],
+    int64_t interval, int fd)
+{
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	{
+		struct sigaction sa;
+		struct hc_pub *p = NULL;
+		struct hc_pub_opts o = { .history = 2, .gid = (gid_t)-1,
+		    .group_read = true };
+		int64_t next, t0;
+		uint64_t count = 0, gen;
+		unsigned flip = 0;
+		char msg[64];
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_term;
+		sigaction(SIGTERM, &sa, NULL);
+		for (int i = 0; i < 500 && hc_pub_open(&p, dir, &o) == -EBUSY; i++)
+			bench_sleep_ns(1000000);
+		if (p == NULL)
+			_exit(1);
+		t0 = next = bench_ns();
+		while (!pub_stop) {
+			flip ^= 1;
+			if (hc_pub_publish(p, blob[flip], size[flip], &gen) < 0)
+				_exit(1);
+			count++;
+			next += interval;
+			if (next > bench_ns())
+				bench_sleep_ns(next - bench_ns());
+			else
+				next = bench_ns();
+		}
+		snprintf(msg, sizeof(msg), "%" PRIu64 " %" PRId64 "\n", count,
+		    bench_ns() - t0);
+		if (write(fd, msg, strlen(msg)) < 0)
+			_exit(1);
+		hc_pub_close(p);
+		_exit(0);
+	}
+}
+
+/* ------------------------------------------------------------ setup */
+
+static int
+build_blob(size_t n, unsigned flip, void **blob, size_t *size)
+{
+	struct hc_builder *b;
+	hotcfg_entry e;
+	unsigned src;
+	int rc;
+
+	if ((rc = hc_builder_new(&b)) != 0)
+		return rc;
+	hc_builder_source(b, "bench", &src);
+	memset(&e, 0, sizeof(e));
+	e.type = HOTCFG_INT;
+	for (size_t i = 0; i < n; i++) {
+		e.key = S.keys + i * STRIDE;
+		e.key_len = strlen(e.key);
+		e.i = bench_value((uint32_t)i, flip);
+		if ((rc = hc_builder_add(b, &e)) != 0)
+			break;
+	}
+	if (rc == 0)
+		rc = hc_builder_finish(b, hc_now_ns(), blob, size, NULL);
+	hc_builder_free(b);
+	return rc;
+}
+
+static size_t
+next_pow2(size_t v)
+{
+	size_t p = 1;
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+static void
+make_keys(size_t n, uint64_t seed)
+{
+	uint64_t rs = seed;
+
+	S.nkeys = n;
+	S.keys = malloc(n * STRIDE);
+	for (size_t i = 0; i < n; i++)
+		if (bench_key(S.keys + i * STRIDE, STRIDE, (uint32_t)i) >= STRIDE)
+			abort();
+	/* Long enough that the stream does not make a small working set
+	 * out of a large table; short enough to stay cheap. */
+	S.qn = next_pow2(2 * n);
+	if (S.qn < 4096)
+		S.qn = 4096;
+	if (S.qn > (1u << 20))
+		S.qn = 1u << 20;
+	S.stream = malloc(S.qn * STRIDE);
+	for (size_t q = 0; q < S.qn; q++)
+		memcpy(S.stream + q * STRIDE,
+		    S.keys + (bench_rand(&rs) % n) * STRIDE, STRIDE);
+}
+
+/* ------------------------------------------------------------ lines */
+
+/* Lines are counted from the blob's start, which a reader's mapping
+ * places on a page boundary (a malloc'd copy may not be). */
+static const unsigned char *line_base;
+
+static void
+touch(uint64_t *lines, unsigned *nl, const void *p, size_t len)
+{
+	uintptr_t o = (uintptr_t)((const unsigned char *)p - line_base);
+	uintptr_t a = o / 64, z = (o + len - 1) / 64;
+
+	for (uintptr_t l = a; l <= z; l++) {
+		unsigned i;
+		for (i = 0; i < *nl; i++)
+			if (lines[i] == l)
+				break;
+		if (i == *nl && *nl < 64)
+			lines[(*nl)++] = l;
+	}
+}
+
+/*
+ * The cache lines of the snapshot that snap.c's find() and
+ * hotcfg_get_int() read for one key, following the same probe: every
+ * slot up to the match, and for each slot whose tag matches, the record
+ * header, its key (memcmp) and its value.
+ */
+static unsigned
+lines_for(const struct hotcfg_snap *s, const char *key, unsigned *probes)
+{
+	size_t len = strlen(key);
+	uint64_t hv = hc_key_hash(key, len, s->seed), lines[64];
+	uint32_t tag = (uint32_t)(hv >> 32);
+	unsigned nl = 0;
+
+	*probes = 0;
+	for (uint64_t i = hv & s->mask;; i = (i + 1) & s->mask) {
+		const struct hc_slot *sl = &s->slots[i];
+		(*probes)++;
+		touch(lines, &nl, sl, sizeof(*sl));
+		if (sl->off == 0)
+			return nl;
+		if (sl->tag == tag) {
+			const struct hc_rec *r = (const void *)(s->base + sl->off);
+			touch(lines, &nl, r, sizeof(*r));
+			if (r->klen == len) {
+				touch(lines, &nl, (const char *)r +
+				    hc_rec_keyoff(r->type), len);
+				if (memcmp((const char *)r + hc_rec_keyoff(r->type),
+				    key, len) == 0) {
+					touch(lines, &nl, r + 1, 8);
+					return nl;
+				}
+			}
+		}
+	}
+}
+
+/*
+ * What-if layouts for the index, simulated on the snapshot's own keys and
+ * seed: every key inserted by linear probing, as the builder does, and for
+ * each the number of 64-byte slot lines a lookup then reads (home slot to
+ * the key's slot).  mode 0 is the builder's layout (key order; checks the
+ * simulation against the measurement), mode 1 inserts in order of home
+ * slot (what Robin Hood placement gives; the file format and the reader
+ * stay as they are), mode 2 starts every probe at the first slot of the
+ * home slot's line (a format change: reader and builder must agree).
+ */
+static const uint64_t *sim_home;
+
+static int
+cmp_home(const void *a, const void *b)
+{
+	uint64_t x = sim_home[*(const uint32_t *)a];
+	uint64_t y = sim_home[*(const uint32_t *)b];
+	return x < y ? -1 : x > y;
+}
+
+static void
+whatif(const struct hotcfg_snap *s, int mode, double *leave_pct,
+    double *slot_lines)
+{
+	uint64_t nslots = s->mask + 1, leave = 0, lsum = 0;
+	uint64_t *home = malloc(s->count * sizeof(*home));
+	uint32_t *idx = malloc(s->count * sizeof(*idx));
+	uint8_t *used = calloc(nslots, 1);
+
+	for (uint32_t i = 0; i < s->count; i++) {
+		const struct hc_rec *r = (const void *)(s->base + s->order[i]);
+		const char *k = (const char *)r + hc_rec_keyoff(r->type);
+		uint64_t hv = hc_key_hash(k, r->klen, s->seed);
+		home[i] = hv & s->mask;
+		if (mode == 2)
+			home[i] &= ~(uint64_t)7;
+		idx[i] = i;
+	}
+	if (mode == 1) {
+		sim_home = home;
+		qsort(idx, s->count, sizeof(*idx), cmp_home);
+	}
+	for (uint32_t j = 0; j < s->count; j++) {
+		uint64_t h = home[idx[j]], p = h, lines;
+		while (used[p])
+			p = (p + 1) & s->mask;
+		used[p] = 1;
+		lines = ((h % 8) + ((p - h) & s->mask)) / 8 + 1;
+		lsum += lines;
+		leave += lines > 1;
+	}
+	*leave_pct = 100.0 * (double)leave / (double)s->count;
+	*slot_lines = (double)lsum / (double)s->count;
+	free(home);
+	free(idx);
+	free(used);
+}
+
+static json_t *
+count_lines(const void *blob, size_t size, size_t nsample)
+{
+	hotcfg_snap *s;
+	uint64_t hist[5] = { 0 }, probes_sum = 0, lsum = 0, rs = 99, cross = 0;
+	unsigned maxl = 0;
+	json_t *o;
+
+	if (hc_snap_wrap(blob, size, &s) != 0)
+		return NULL;
+	line_base = blob;
+	if (nsample > S.nkeys)
+		nsample = S.nkeys;
+	for (size_t q = 0; q < nsample; q++) {
+		/* Every key once when sampling all; else a random sample. */
+		size_t i = nsample == S.nkeys ? q : bench_rand(&rs) % S.nkeys;
+		unsigned probes, l = lines_for(s, S.keys + i * STRIDE, &probes);
+		const char *k = S.keys + i * STRIDE;
+		uint64_t hv = hc_key_hash(k, strlen(k), s->seed);
+
+		hist[l < 4 ? l : 4]++;
+		lsum += l;
+		probes_sum += probes;
+		if (l > maxl)
+			maxl = l;
+		/* Did the probe leave the home slot's line? */
+		if (((hv & s->mask) % 8) + probes > 8)
+			cross++;
+	}
+	o = json_pack("{s:I, s:o, s:o, s:I, s:o, s:o, s:o, s:o}",
+	    "lookups", (json_int_t)nsample,
+	    "mean_lines", bench_num((double)lsum / (double)nsample),
+	    "pct_at_most_2", bench_num(100.0 * (double)(hist[1] + hist[2]) /
+	    (double)nsample),
+	    "max_lines", (json_int_t)maxl,
+	    "pct_3_lines", bench_num(100.0 * (double)hist[3] / (double)nsample),
+	    "pct_4plus_lines", bench_num(100.0 * (double)hist[4] /
+	    (double)nsample),
+	    "mean_slots_probed", bench_num((double)probes_sum / (double)nsample),
+	    "pct_probe_leaves_line", bench_num(100.0 * (double)cross /
+	    (double)nsample));
+	json_object_set_new(o, "load_factor", bench_num((double)s->count /
+	    (double)(s->mask + 1)));
+	{
+		static const char *const what[3] = { "builder_now",
+		    "home_order", "line_aligned" };
+		json_t *w = json_object();
+		for (int m = 0; m < 3; m++) {
+			double lp, sl;
+			whatif(s, m, &lp, &sl);
+			json_object_set_new(w, what[m], json_pack("{s:o, s:o}",
+			    "pct_probe_leaves_line", bench_num(lp),
+			    "mean_slot_lines", bench_num(sl)));
+		}
+		json_object_set_new(o, "simulated_index_layouts", w);
+	}
+	hc_snap_unwrap(s);
+	return o;
+}
+
+/*
+ * -c N: the cachegrind helper.  Reads a snapshot blob and a lookup
+ * stream that a normal run left in DIR (-C DIR), then does N lookups
+ * ("bare") or only walks the stream ("null").  Running both under
+ * cachegrind and subtracting gives the data-cache misses of the lookups
+ * alone.  See README.md.
+ */
+static int
+cachegrind_helper(const char *dir, const char *mode, size_t n)
+{
+	char path[512];
+	size_t qlen;
+	struct stat st;
+	void *blob;
+	char *stream;
+	hotcfg_snap *s;
+	int64_t v, sink = 0;
+	int fd;
+
+	/* Mapped, as a reader maps it: page-aligned. */
+	snprintf(path, sizeof(path), "%s/blob", dir);
+	if ((fd = open(path, O_RDONLY)) < 0 || fstat(fd, &st) != 0)
+		return 1;
+	blob = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (blob == MAP_FAILED)
+		return 1;
+	snprintf(path, sizeof(path), "%s/stream", dir);
+	if ((stream = bench_read_file(path, &qlen)) == NULL)
+		return 1;
+	if (hc_snap_wrap(blob, (size_t)st.st_size, &s) != 0)
+		return 1;
+	qlen /= STRIDE;
+	for (size_t i = 0; i < n; i++) {
+		const char *key = stream + (i % qlen) * STRIDE;
+		if (strcmp(mode, "bare") == 0) {
+			if (hotcfg_get_int(s, key, &v) != 0)
+				return 1;
+			sink += v;
+		} else {
+			sink += (int64_t)strlen(key);
+		}
+	}
+	printf("%" PRId64 "\n", sink);
+	return 0;
+}
+
+/* ------------------------------------------------------------ main */
+
+struct cres {
+	size_t nkeys;
+	unsigned thr;
+	bool pub;
+	double wall[ND], cpu[ND];
+	long vcsw[ND], ivcsw[ND];
+	double oncpu;
+	uint64_t errors;
+	double pub_interval_ms, swap_interval_ms;
+	uint64_t publishes;
+};
+
+static const char *
+kname(size_t n, char *buf, size_t len)
+{
+	if (n >= 1000000 && n % 1000000 == 0)
+		snprintf(buf, len, "%zuM", n / 1000000);
+	else if (n >= 1000 && n % 1000 == 0)
+		snprintf(buf, len, "%zuk", n / 1000);
+	else
+		snprintf(buf, len, "%zu", n);
+	return buf;
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t ks[8] = { 1000, 100000, 1000000 }, nk = 3;
+	unsigned reps = 5;
+	int64_t win_ms = 40, interval_ms = 10;
+	const char *json = NULL, *cgdir = NULL, *cgmode = "bare";
+	size_t cgn = 0;
+	bool smoke = false, layout_only = false, idle_only = false;
+	unsigned only_thr = 0;
+	json_t *out, *cases, *targets, *lines = NULL;
+	struct cres *res;
+	size_t nres = 0;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "slIt:j:k:r:w:i:c:C:m:")) != -1) {
+		switch (opt) {
+		case 's':
+			smoke = true;
+			break;
+		case 'l':
+			layout_only = true;
+			break;
+		case 'I':
+			idle_only = true;
+			break;
+		case 't':
+			only_thr = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'j':
+			json = optarg;
+			break;
+		case 'k': {
+			char *p = optarg;
+			nk = 0;
+			while (*p && nk < 8) {
+				ks[nk++] = strtoul(p, &p, 10);
+				if (*p == ',')
+					p++;
+			}
+			break;
+		}
+		case 'r':
+			reps = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'w':
+			win_ms = strtol(optarg, NULL, 10);
+			break;
+		case 'i':
+			interval_ms = strtol(optarg, NULL, 10);
+			break;
+		case 'c':
+			cgn = strtoul(optarg, NULL, 10);
+			break;
+		case 'C':
+			cgdir = optarg;
+			break;
+		case 'm':
+			cgmode = optarg;
+			break;
+		default:
+			fprintf(stderr, "usage: read_path [-s] [-l] [-I] [-j FILE] "
+			    "[-k N,...] [-t N] [-r REPS] [-w MS] [-i MS]\n"
+			    "       read_path -c N -C DIR [-m bare|null]\n");
+			return 2;
+		}
+	}
+	if (cgn)
+		return cgdir ? cachegrind_helper(cgdir, cgmode, cgn) : 2;
+	if (smoke) {
+		ks[0] = 1000;
+		ks[1] = 20000;
+		nk = 2;
+		reps = 1;
+		win_ms = 5;
+	}
+	if (reps == 0)
+		reps = 1;
+
+	urcu_memb_init();
+	res = calloc(nk * 4, sizeof(*res));
+	out = json_object();
+	cases = json_array();
+	targets = json_array();
+
+	printf("READ PATH  ns per lookup of a random existing key (reader "
+	    "thread CPU time), median of %u windows of %" PRId64 " ms idle / "
+	    "%" PRId64 " ms publishing every %" PRId64 " ms\n", reps, win_ms,
+	    win_ms * 2, interval_ms);
+	printf("  %-5s %3s %-10s %8s %8s %8s %8s %8s   %7s %7s %7s %7s\n",
+	    "keys", "thr", "publishing", "bare", "hotcfg", "rwlock", "refcount",
+	    "urcu", "hc/bare", "hc/urcu", "rw/hc", "rc/hc");
+	fflush(stdout);
+
+	for (size_t ki = 0; ki < nk; ki++) {
+		size_t n = ks[ki];
+		void *blob[2];
+		size_t size[2];
+		char *dir = NULL, kb[32];
+		struct hc_pub *p = NULL;
+		struct hc_pub_opts po = { .history = 2, .gid = (gid_t)-1,
+		    .group_read = true };
+		uint64_t gen;
+
+		fprintf(stderr, "read_path: %zu keys: building\n", n);
+		make_keys(n, 0x5eed + n);
+		if (build_blob(n, 0, &blob[0], &size[0]) != 0 ||
+		    build_blob(n, 1, &blob[1], &size[1]) != 0) {
+			fprintf(stderr, "read_path: build failed\n");
+			return 1;
+		}
+		S.maps[0] = bmap_build(S.keys, n, 0);
+		S.maps[1] = bmap_build(S.keys, n, 1);
+		S.rw_cur = S.maps[0];
+		atomic_store(&S.rc_cur, S.maps[0]);
+		rcu_assign_pointer(S.rcu_cur, S.maps[0]);
+		if ((dir = bench_tmpdir("read")) == NULL ||
+		    hc_pub_open(&p, dir, &po) != 0 ||
+		    hc_pub_publish(p, blob[0], size[0], &gen) != 0) {
+			fprintf(stderr, "read_path: cannot publish in %s\n",
+			    dir ? dir : "a scratch directory");
+			return 1;
+		}
+		hc_pub_close(p);
+		if (hotcfg_open(&S.h, dir) != 0) {
+			fprintf(stderr, "read_path: cannot open %s\n", dir);
+			return 1;
+		}
+
+		if (n >= 1000000 || (smoke && ki == nk - 1) || layout_only) {
+			lines = count_lines(blob[0], size[0], n);
+			if (getenv("BENCH_CG_DIR")) {
+				/* Leave the inputs of the cachegrind runs. */
+				char path[512];
+				snprintf(path, sizeof(path), "%s/blob",
+				    getenv("BENCH_CG_DIR"));
+				bench_write_file(path, blob[0], size[0]);
+				snprintf(path, sizeof(path), "%s/stream",
+				    getenv("BENCH_CG_DIR"));
+				bench_write_file(path, S.stream, S.qn * STRIDE);
+			}
+		}
+
+		for (int pub = 0; pub <= 1 && !layout_only; pub++) {
+			if (pub && idle_only)
+				break;
+			for (unsigned thr = 1; thr <= MAX_THREADS; thr++) {
+				if (only_thr && thr != only_thr)
+					continue;
+				struct cres *c = &res[nres++];
+				double wall[ND][32], cpu[ND][32], on[ND * 32];
+				unsigned non = 0;
+				int64_t wnd = (pub ? win_ms * 2 : win_ms) * 1000000;
+				int64_t interval = interval_ms * 1000000;
+				pthread_t wt;
+				pid_t child = -1;
+				int pfd[2] = { -1, -1 };
+				int64_t t0 = bench_ns();
+				unsigned r;
+
+				c->nkeys = n;
+				c->thr = thr;
+				c->pub = pub;
+				if (pub) {
+					atomic_store(&S.writer_stop, false);
+					atomic_store(&S.writer_swaps, 0);
+					if (pipe(pfd) != 0)
+						return 1;
+					child = publisher_start(dir, blob, size,
+					    interval, pfd[1]);
+					pthread_create(&wt, NULL, writer_main,
+					    &interval);
+					/* Let both writers get going. */
+					bench_sleep_ns(3 * interval);
+				}
+				for (r = 0; r < reps && r < 32; r++) {
+					for (unsigned j = 0; j < ND; j++) {
+						enum design d = (enum design)((r + j) % ND);
+						measure(d, thr, wnd / 4, wnd,
+						    &wall[d][r], &cpu[d][r],
+						    &c->errors, &c->vcsw[d],
+						    &c->ivcsw[d], &on[non++]);
+					}
+				}
+				if (pub) {
+					char msg[64] = "";
+					ssize_t got;
+					unsigned long long cnt = 0;
+					long long ns = 0;
+
+					atomic_store(&S.writer_stop, true);
+					pthread_join(wt, NULL);
+					kill(child, SIGTERM);
+					close(pfd[1]);
+					got = read(pfd[0], msg, sizeof(msg) - 1);
+					close(pfd[0]);
+					waitpid(child, NULL, 0);
+					if (got > 0) {
+						msg[got] = '\0';
+						sscanf(msg, "%llu %lld", &cnt, &ns);
+					}
+					c->publishes = cnt;
+					c->pub_interval_ms = cnt ? (double)ns /
+					    (double)cnt / 1e6 : 0;
+					c->swap_interval_ms = (double)(bench_ns() - t0) /
+					    (double)(atomic_load(&S.writer_swaps) + 1) /
+					    1e6;
+				}
+				for (unsigned d = 0; d < ND; d++) {
+					c->wall[d] = bench_median(wall[d], r);
+					c->cpu[d] = bench_median(cpu[d], r);
+				}
+				c->oncpu = bench_median(on, non);
+				printf("  %-5s %3u %-10s %8.1f %8.1f %8.1f %8.1f %8.1f"
+				    "   %6.2fx %6.2fx %6.2fx %6.2fx",
+				    kname(n, kb, sizeof(kb)), thr,
+				    pub ? "yes" : "no", c->cpu[D_BARE],
+				    c->cpu[D_HOTCFG], c->cpu[D_RWLOCK],
+				    c->cpu[D_REFCOUNT], c->cpu[D_URCU],
+				    c->cpu[D_HOTCFG] / c->cpu[D_BARE],
+				    c->cpu[D_HOTCFG] / c->cpu[D_URCU],
+				    c->cpu[D_RWLOCK] / c->cpu[D_HOTCFG],
+				    c->cpu[D_REFCOUNT] / c->cpu[D_HOTCFG]);
+				if (pub)
+					printf("  published every %.1f ms",
+					    c->pub_interval_ms);
+				if (c->oncpu < 0.9)
+					printf("  threads on CPU %.0f%%",
+					    100 * c->oncpu);
+				if (c->errors)
+					printf("  ERRORS %" PRIu64, c->errors);
+				printf("\n");
+				fflush(stdout);
+
+				json_t *jw = json_object(), *jc = json_object();
+				json_t *jv = json_object(), *ji = json_object();
+				for (unsigned d = 0; d < ND; d++) {
+					json_object_set_new(jw, dname[d],
+					    bench_num(c->wall[d]));
+					json_object_set_new(jc, dname[d],
+					    bench_num(c->cpu[d]));
+					json_object_set_new(jv, dname[d],
+					    json_integer(c->vcsw[d]));
+					json_object_set_new(ji, dname[d],
+					    json_integer(c->ivcsw[d]));
+				}
+				json_t *jo = json_pack("{s:I, s:i, s:b, s:o, s:o, s:o, "
+				    "s:o, s:o, s:I}",
+				    "keys", (json_int_t)n, "threads", (int)thr,
+				    "publishing", pub, "cpu_ns_per_lookup", jc,
+				    "wall_ns_per_lookup", jw,
+				    "sleeps", jv, "preemptions", ji,
+				    "threads_on_cpu", bench_num(c->oncpu),
+				    "errors", (json_int_t)c->errors);
+				if (pub) {
+					json_object_set_new(jo, "publishes",
+					    json_integer((json_int_t)c->publishes));
+					json_object_set_new(jo,
+					    "hotcfg_publish_interval_ms",
+					    bench_num(c->pub_interval_ms));
+					json_object_set_new(jo,
+					    "baseline_swap_interval_ms",
+					    bench_num(c->swap_interval_ms));
+				}
+				json_array_append_new(cases, jo);
+			}
+		}
+		hotcfg_close(S.h);
+		S.h = NULL;
+		bmap_free(S.maps[0]);
+		bmap_free(S.maps[1]);
+		free(blob[0]);
+		free(blob[1]);
+		free(S.keys);
+		free(S.stream);
+		bench_rmtree(dir);
+		free(dir);
+	}
+
+	if (lines) {
+		printf("  cache lines of the snapshot per lookup at %zu keys "
+		    "(every key once, counted along the lookup's own probe): "
+		    "mean %.2f, %.2f%% of lookups touch <= 2, max %lld; "
+		    "slots probed %.2f, probe leaves its line %.1f%%, "
+		    "load %.2f\n",
+		    (size_t)json_integer_value(json_object_get(lines, "lookups")),
+		    json_real_value(json_object_get(lines, "mean_lines")),
+		    json_real_value(json_object_get(lines, "pct_at_most_2")),
+		    (long long)json_integer_value(json_object_get(lines,
+		    "max_lines")),
+		    json_real_value(json_object_get(lines, "mean_slots_probed")),
+		    json_real_value(json_object_get(lines,
+		    "pct_probe_leaves_line")),
+		    json_real_value(json_object_get(lines, "load_factor")));
+		json_t *w = json_object_get(lines, "simulated_index_layouts");
+		printf("  index layouts simulated on the same keys, probe leaves "
+		    "its line: builder now %.2f%%, inserted in home-slot order "
+		    "%.2f%% (builder-only change), probes from the line's first "
+		    "slot %.2f%% (format change)\n",
+		    json_real_value(json_object_get(json_object_get(w,
+		    "builder_now"), "pct_probe_leaves_line")),
+		    json_real_value(json_object_get(json_object_get(w,
+		    "home_order"), "pct_probe_leaves_line")),
+		    json_real_value(json_object_get(json_object_get(w,
+		    "line_aligned"), "pct_probe_leaves_line")));
+	}
+
+	/* Targets of issue 6 that this part can judge. */
+	for (size_t i = 0; i < nres; i++) {
+		struct cres *c = &res[i];
+		if (c->nkeys != ks[0] || c->pub)
+			continue;
+		if (c->thr == 1) {
+			double a = c->cpu[D_HOTCFG] / c->cpu[D_BARE];
+			double b = c->cpu[D_HOTCFG] / c->cpu[D_URCU];
+			bench_target(targets, a <= 1.3, "read, %zu keys, 1 thread: "
+			    "hotcfg %.2fx bare (<= 1.3x)", c->nkeys, a);
+			bench_target(targets, b <= 1.2, "read, %zu keys, 1 thread: "
+			    "hotcfg %.2fx urcu (<= 1.2x)", c->nkeys, b);
+		} else if (c->thr == 2) {
+			double a = c->cpu[D_RWLOCK] / c->cpu[D_HOTCFG];
+			double b = c->cpu[D_REFCOUNT] / c->cpu[D_HOTCFG];
+			bench_target(targets, a >= 3, "read, %zu keys, 2 threads: "
+			    "hotcfg %.2fx faster than rwlock (>= 3x)", c->nkeys, a);
+			bench_target(targets, b >= 3, "read, %zu keys, 2 threads: "
+			    "hotcfg %.2fx faster than refcount (>= 3x)", c->nkeys, b);
+		}
+	}
+	if (lines) {
+		double m = json_real_value(json_object_get(lines, "mean_lines"));
+		double p2 = json_real_value(json_object_get(lines,
+		    "pct_at_most_2"));
+		bench_target(targets, p2 >= 100.0, "read, %lld keys: cache lines "
+		    "per lookup mean %.2f, %.2f%% of lookups <= 2 lines "
+		    "(target: at most 2)",
+		    (long long)json_integer_value(json_object_get(lines,
+		    "lookups")), m, p2);
+		json_object_set_new(out, "cache_lines", lines);
+	}
+	json_object_set_new(out, "reps", json_integer(reps));
+	json_object_set_new(out, "window_ms", json_integer(win_ms));
+	json_object_set_new(out, "publish_interval_ms",
+	    json_integer(interval_ms));
+	json_object_set_new(out, "cases", cases);
+	json_object_set_new(out, "targets", targets);
+	free(res);
+	return bench_write_json(json, out) ? 1 : 0;
+}

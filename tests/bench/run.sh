@@ -1,0 +1,125 @@
+#!/bin/sh
+# run.sh - the driver behind `make bench`: runs the benchmark programs,
+# prints one table, writes the same figures to $HOTCFG_BUILD/bench.json.
+#
+#   HOTCFG_BUILD=/abs/build tests/bench/run.sh [PART...]
+#
+# PART is any of: read reload build refresh idle (default: all five, in
+# that order), or cachegrind (not in the default run; see README.md).
+# Extra options for one program go in BENCH_<PART>_ARGS, e.g.
+#   BENCH_READ_ARGS="-k 1000 -r 3" tests/bench/run.sh read
+# Each program's progress and errors go to $HOTCFG_BUILD/bench-logs/.
+# For tests/bench_smoke.sh: BENCH_SMOKE=1 runs every program with -s (tiny
+# sizes); BENCH_BIN, BENCH_LOGS and BENCH_JSON move the programs, the logs
+# and the JSON file.
+#
+# Every comparison is made inside one program, in one run, side by side;
+# this script only runs them one after the other (never two at once, so
+# they do not disturb each other) and assembles the output.
+
+set -u
+
+: "${HOTCFG_BUILD:?set HOTCFG_BUILD to the absolute build directory}"
+B=$HOTCFG_BUILD
+BIN=${BENCH_BIN:-$B/bench}
+LOGS=${BENCH_LOGS:-$B/bench-logs}
+JSON=${BENCH_JSON:-$B/bench.json}
+smoke=
+[ -n "${BENCH_SMOKE:-}" ] && smoke=-s
+mkdir -p "$LOGS"
+rm -f "$LOGS"/*.json "$LOGS"/*.out "$LOGS"/*.err "$LOGS"/targets
+
+parts=${*:-read reload build refresh idle}
+start=$(date +%s)
+status=0
+
+load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1)
+ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')
+when=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+cmd="HOTCFG_BUILD=$B tests/bench/run.sh $*"
+
+echo "hotcfg benchmarks  $when  $ncpu x $cpu  load average before: $load"
+echo "(medians; ratios are taken between figures of the same run)"
+echo
+
+# prog NAME PART: run one program, keep its table rows and targets.
+run_one() {
+	name=$1 part=$2
+	shift 2
+	if [ ! -x "$BIN/$name" ]; then
+		echo "$(echo "$part" | tr '[:lower:]' '[:upper:]')  not built:" \
+		    "$BIN/$name is missing (make bench builds it)"
+		echo
+		status=1
+		return
+	fi
+	t0=$(date +%s)
+	# shellcheck disable=SC2086
+	"$BIN/$name" $smoke -j "$LOGS/$name.json" "$@" >"$LOGS/$name.out" \
+	    2>"$LOGS/$name.err"
+	rc=$?
+	t1=$(date +%s)
+	grep -v '^TARGET ' "$LOGS/$name.out"
+	echo "  ($name: $((t1 - t0)) s)"
+	grep '^TARGET ' "$LOGS/$name.out" >>"$LOGS/targets"
+	if [ $rc -ne 0 ]; then
+		echo "  $name failed (exit $rc); last lines of $LOGS/$name.err:"
+		tail -5 "$LOGS/$name.err" | sed 's/^/    /'
+		status=1
+	fi
+	echo
+}
+
+: >"$LOGS/targets"
+for p in $parts; do
+	case $p in
+	read)
+		# shellcheck disable=SC2086
+		run_one read_path read ${BENCH_READ_ARGS:-} ;;
+	reload)
+		# shellcheck disable=SC2086
+		run_one reload reload ${BENCH_RELOAD_ARGS:-} ;;
+	build)
+		# shellcheck disable=SC2086
+		run_one build_cost build ${BENCH_BUILD_ARGS:-} ;;
+	refresh)
+		# shellcheck disable=SC2086
+		run_one refresh refresh ${BENCH_REFRESH_ARGS:-} ;;
+	idle)
+		# shellcheck disable=SC2086
+		run_one idle_cpu idle ${BENCH_IDLE_ARGS:-} ;;
+	cachegrind)
+		"$(dirname "$0")/cachegrind.sh" | tee "$LOGS/cachegrind.out"
+		echo ;;
+	*)
+		echo "run.sh: unknown part '$p' (read reload build refresh idle" \
+		    "cachegrind)" >&2
+		exit 2 ;;
+	esac
+done
+
+end=$(date +%s)
+echo "TARGETS"
+sed -e 's/^TARGET met\t/  [met]     /' -e 's/^TARGET MISSED\t/  [MISSED]  /' \
+    -e 's/^TARGET n\/a\t/  [n\/a]     /' "$LOGS/targets"
+echo
+echo "done in $((end - start)) s; figures in $JSON"
+
+# bench.json: the run's facts, then each program's object under its name.
+{
+	printf '{\n "date": "%s",\n "command": "%s",\n' "$when" "$cmd"
+	printf ' "cpus": "%s",\n "cpu": "%s",\n' "$ncpu" "$cpu"
+	printf ' "load_average_before": "%s",\n "seconds": %s,\n' "$load" \
+	    "$((end - start))"
+	printf ' "parts": {'
+	sep=''
+	for f in "$LOGS"/*.json; do
+		[ -f "$f" ] || continue
+		printf '%s\n  "%s": ' "$sep" "$(basename "$f" .json)"
+		sed '2,$s/^/  /' "$f"
+		sep=','
+	done
+	printf '\n }\n}\n'
+} >"$JSON"
+exit $status

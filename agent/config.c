@@ -724,7 +724,7 @@ walk_top(struct walk *w, const struct ynode *root)
 		} else if (strcmp(k, "dir") == 0) {
 			rc = get_path(w, k, v, &c->dir);
 		} else if (strcmp(k, "history") == 0) {
-			rc = get_uint(w, k, v, 0, 1000, &n, false);
+			rc = get_uint(w, k, v, 0, 64, &n, false);
 			c->history = (unsigned)n;
 		} else if (strcmp(k, "group") == 0) {
 			rc = get_string(w, k, v, &c->group);
@@ -738,8 +738,11 @@ walk_top(struct walk *w, const struct ynode *root)
 			rc = get_duration(w, k, v, &c->rescan_ns);
 		} else if (strcmp(k, "heartbeat") == 0) {
 			rc = get_duration(w, k, v, &c->heartbeat_ns);
-			if (rc == 0 && c->heartbeat_ns < 10000000)
-				rc = bad(w, v, "heartbeat: at least 10ms");
+			/* hotcfg status calls an agent dead after 10 s
+			 * without a beat: stay well inside that. */
+			if (rc == 0 && (c->heartbeat_ns < 10000000 ||
+			    c->heartbeat_ns > 3000000000))
+				rc = bad(w, v, "heartbeat: from 10ms to 3s");
 		} else if (strcmp(k, "log") == 0) {
 			rc = walk_log(w, v);
 		} else if (strcmp(k, "limits") == 0) {

@@ -290,6 +290,30 @@ make_parents(const char *path)
 	return rc;
 }
 
+/*
+ * Files kept from an earlier run carry the group and mode of that run.
+ * Give the control file and the snapshots still on disk the ones of this
+ * run, so that a changed group (hotcfgd.yaml `group`) lets its readers in
+ * at once instead of at the next publish, or never for the control file.
+ * Best effort: what cannot be changed stays as it was.
+ */
+static void
+regroup(struct hc_pub *p)
+{
+	char name[64];
+
+	(void)fchmod(p->ctlfd, p->opts.group_read ? 0640 : 0600);
+	if (p->opts.gid != (gid_t)-1)
+		(void)fchown(p->ctlfd, (uid_t)-1, p->opts.gid);
+	for (unsigned i = 0; i < p->nkept; i++) {
+		snap_name(name, sizeof(name), p->kept[i]);
+		if (p->opts.gid != (gid_t)-1)
+			(void)fchownat(p->dirfd, name, (uid_t)-1, p->opts.gid,
+			    AT_SYMLINK_NOFOLLOW);
+		(void)fchmodat(p->dirfd, name, file_mode(p), 0);
+	}
+}
+
 int
 hc_pub_open(struct hc_pub **out, const char *dir,
     const struct hc_pub_opts *opts)
@@ -342,6 +366,7 @@ hc_pub_open(struct hc_pub **out, const char *dir,
 		if (g > p->gen)
 			p->gen = g;
 	}
+	regroup(p);
 	load_current_content(p);
 
 	/* Start from what the control file says, minus any write a crashed

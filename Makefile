@@ -188,7 +188,7 @@ tsan: deps
 	$(MAKE) BUILD=build/tsan OPT=-O1 \
 	    SANFLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
 	    $(filter-out $(ALIB) $(PCFILE),$(BINS)) \
-	    $(patsubst $(BUILD)/%,build/tsan/%,$(HELPERS))
+	    $(patsubst $(BUILD)/%,build/tsan/%,$(HELPERS) $(EXAMPLES))
 	HOTCFG_BUILD=$(abspath build/tsan) \
 	    TSAN_OPTIONS="halt_on_error=1 exitcode=66 $(TSAN_OPTIONS)" \
 	    tests/run-tests $(TESTS)
@@ -215,8 +215,10 @@ install: $(BINS)
 	if [ -f $(HOTCFGD) ]; then install -m 0755 $(HOTCFGD) $(DESTDIR)$(PREFIX)/sbin/; fi
 	if [ -f $(HOTCFG) ]; then install -m 0755 $(HOTCFG) $(DESTDIR)$(PREFIX)/bin/; fi
 	for f in man/*.[0-9]; do [ -f "$$f" ] || continue; \
-	    s=$${f##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
-	    install -m 0644 $$f $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+	    s=$${f##*.}; d=$(DESTDIR)$(PREFIX)/share/man/man$$s; \
+	    install -d $$d; install -m 0644 $$f $$d/; \
+	    for n in $$(sed -n 's/^\.Nm \(hotcfg_[a-z_]*\).*/\1/p' $$f); do \
+	        [ -e $$d/$$n.$$s ] || ln -s $${f##*/} $$d/$$n.$$s; done; done
 
 clean:
 	rm -rf build

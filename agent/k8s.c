@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -93,6 +94,7 @@ struct k8s {
 	char rv[K8S_RV_MAX];    /* where the next watch starts */
 	bool listed;            /* rv is good to watch from */
 	bool retried_401;       /* the immediate retry after a 401 is used */
+	unsigned expired;       /* 410s in a row, without an event between */
 	int64_t backoff, last_failure;
 	uint64_t rng;
 
@@ -427,7 +429,9 @@ failed(struct k8s *k, int state, int load_rc, const char *msg,
 	if (strcmp(old_detail, k->detail) != 0 || old_state != state)
 		what |= K8S_NOTIFY_STATE;
 	/* Without data, k8s_load() reports the failure - unless the last
-	 * thing we knew for sure was that the ConfigMap does not exist. */
+	 * thing we knew for sure was that the ConfigMap does not exist.  A
+	 * transient failure (connection, 5xx, 429) before the first answer
+	 * is still "waiting" (-EAGAIN), not an error. */
 	if (k->cur == NULL && k->load_rc != -ENOENT) {
 		/* Only a new kind of failure is news for k8s_load(); a new
 		 * wording of the same one (curl's timings) is not. */
@@ -461,8 +465,13 @@ nap(struct k8s *k, int64_t ns)
 	while (!stopping(k) && (left = end - hc_mono_ns()) > 0) {
 		int64_t ms = (left + NS_PER_MS - 1) / NS_PER_MS;
 
-		curl_multi_poll(k->multi, NULL, 0, ms > INT_MAX ? INT_MAX :
-		    (int)ms, NULL);
+		if (curl_multi_poll(k->multi, NULL, 0, ms > INT_MAX ? INT_MAX :
+		    (int)ms, NULL) != CURLM_OK) {
+			/* Cannot happen with a good handle; never spin. */
+			struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+			nanosleep(&ts, NULL);
+		}
 	}
 	return !stopping(k);
 }
@@ -670,8 +679,11 @@ perform(struct k8s *k, struct xfer *x, const char *url, int64_t timeout_ns,
 			cc = CURLE_FAILED_INIT;
 			break;
 		}
-		if (!done)
-			curl_multi_poll(k->multi, NULL, 0, 1000, NULL);
+		if (!done && curl_multi_poll(k->multi, NULL, 0, 1000, NULL) !=
+		    CURLM_OK) {
+			cc = CURLE_FAILED_INIT;
+			break;
+		}
 	}
 	curl_multi_remove_handle(k->multi, e);
 	x->cc = cc;
@@ -692,6 +704,7 @@ static int
 refresh_token(struct k8s *k, bool force)
 {
 	char err[256];
+	int64_t last = k->creds.token_read_ns;
 	int rc;
 
 	if (k->creds.token_file == NULL)
@@ -699,12 +712,14 @@ refresh_token(struct k8s *k, bool force)
 	err[0] = '\0';
 	rc = kube_token_refresh(&k->creds, force, hc_mono_ns(),
 	    k->o.token_reread_ns, err, sizeof(err));
-	if (rc != 0 || force) {
-		struct logline l;
-
+	if (k->creds.token_read_ns != last) {
 		pthread_mutex_lock(&k->mtx);
 		k->stats.token_reads++;
 		pthread_mutex_unlock(&k->mtx);
+	}
+	if (rc != 0 || force) {
+		struct logline l;
+
 		log_head(&l, k, rc < 0 ? LOGL_WARNING : LOGL_INFO,
 		    "k8s_token");
 		log_str(&l, "file", k->creds.token_file);
@@ -750,7 +765,7 @@ handle_failure(struct k8s *k, struct xfer *x, const char *what)
 	struct k8s_status st;
 	char msg[640];          /* cut to the detail's size later */
 	int64_t wait;
-	int state = ST_RECONNECTING, load_rc = -EIO;
+	int state = ST_RECONNECTING, load_rc = -EAGAIN;
 
 	memset(&st, 0, sizeof(st));
 	if (x->stopped)
@@ -766,14 +781,23 @@ handle_failure(struct k8s *k, struct xfer *x, const char *what)
 		k->stats.relists++;
 		pthread_mutex_unlock(&k->mtx);
 		k->listed = false;
-		return;                 /* relist at once */
+		/* Relist at once - but a server that expires every fresh
+		 * list at once must not make us spin. */
+		if (++k->expired < 2)
+			return;
+		snprintf(msg, sizeof(msg), "%s: resourceVersion expired again "
+		    "right after a list", what);
+		wait = next_backoff(k);
+		goto sleep;
 	}
 	if (x->too_big) {
 		state = ST_ERROR;
+		load_rc = -EIO;
 		snprintf(msg, sizeof(msg), "%s: response larger than %zu bytes",
 		    what, k->o.max_object);
 	} else if (x->stream_rc != 0 || x->bad_object) {
 		state = ST_ERROR;
+		load_rc = -EIO;
 		snprintf(msg, sizeof(msg), "%s: %s", what, x->bad_object ?
 		    x->why : x->stream.err);
 		k->listed = false;
@@ -805,6 +829,7 @@ handle_failure(struct k8s *k, struct xfer *x, const char *what)
 			k->listed = false;
 		} else if (code != 429 && code < 500) {
 			state = ST_ERROR;
+			load_rc = -EIO;
 		}
 		snprintf(msg, sizeof(msg), "%s: HTTP %ld%s%s%s%s", what, code,
 		    http_reason(code)[0] ? " " : "", http_reason(code),
@@ -855,6 +880,7 @@ on_event(void *arg, const struct k8s_event *ev)
 		pthread_mutex_lock(&k->mtx);
 		k->stats.events++;
 		pthread_mutex_unlock(&k->mtx);
+		k->expired = 0;
 	}
 	switch (ev->type) {
 	case K8S_EV_ADDED:
@@ -1051,6 +1077,7 @@ watch(struct k8s *k)
 			handle_failure(k, &x, "watch");
 		} else {
 			k->retried_401 = false;
+			k->expired = 0;
 		}
 	} else if (!x.stopped) {
 		if (x.http == 200)
@@ -1385,4 +1412,80 @@ k8s_get_stats(struct k8s *k, struct k8s_stats *st)
 	pthread_mutex_lock(&k->mtx);
 	*st = k->stats;
 	pthread_mutex_unlock(&k->mtx);
+}
+
+/* ------------------------------------------------------------------ */
+/* One answer, for the one-shot modes.                                  */
+/* ------------------------------------------------------------------ */
+
+struct once {
+	pthread_mutex_t mtx;
+	pthread_cond_t cond;
+	unsigned long notes;
+};
+
+static void
+once_notify(void *arg, unsigned what)
+{
+	struct once *w = arg;
+
+	(void)what;
+	pthread_mutex_lock(&w->mtx);
+	w->notes++;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mtx);
+}
+
+int
+k8s_load_once(const struct k8s_opts *o, unsigned source,
+    const struct cfg_limits *lim, struct cfg_node **out,
+    struct cfg_error *err)
+{
+	struct once w;
+	struct k8s *k = NULL;
+	pthread_condattr_t ca;
+	struct timespec until;
+	int64_t deadline;
+	int rc;
+
+	*out = NULL;
+	pthread_mutex_init(&w.mtx, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w.cond, &ca);
+	pthread_condattr_destroy(&ca);
+	w.notes = 0;
+	if ((rc = k8s_start(&k, o, once_notify, &w, err)) != 0)
+		goto out;
+	deadline = hc_mono_ns() + k->o.request_ns;
+	until.tv_sec = (time_t)(deadline / NS_PER_S);
+	until.tv_nsec = (long)(deadline % NS_PER_S);
+	for (;;) {
+		unsigned long seen;
+
+		pthread_mutex_lock(&w.mtx);
+		seen = w.notes;
+		pthread_mutex_unlock(&w.mtx);
+		rc = k8s_load(k, source, lim, out, err);
+		if (rc != -EAGAIN || hc_mono_ns() >= deadline)
+			break;
+		pthread_mutex_lock(&w.mtx);
+		while (w.notes == seen && pthread_cond_timedwait(&w.cond,
+		    &w.mtx, &until) == 0)
+			;
+		pthread_mutex_unlock(&w.mtx);
+	}
+	if (rc == -EAGAIN && err != NULL) {
+		char st[64], detail[256], line[400];
+
+		k8s_state(k, st, sizeof(st), detail, sizeof(detail));
+		snprintf(line, sizeof(line), "no answer from the API server "
+		    "in time (%s: %s)", st, detail);
+		cut_copy(err->msg, sizeof(err->msg), line);
+	}
+	k8s_stop(k);
+out:
+	pthread_cond_destroy(&w.cond);
+	pthread_mutex_destroy(&w.mtx);
+	return rc;
 }

@@ -112,7 +112,8 @@ void k8s_stop(struct k8s *k);
  * as there).  The data is shared, not copied, and parsed without our lock
  * held, so the thread is never held up by a long parse.
  *  0         *out is the tree (NULL when the ConfigMap has no keys);
- *  -EAGAIN   no answer from the API server yet;
+ *  -EAGAIN   no answer from the API server yet, or only transient
+ *            failures so far (connection errors, 5xx, 429): "waiting";
  *  -ENOENT   the ConfigMap does not exist (or was deleted and
  *            drop_on_delete is set);
  *  -EACCES   refused (401, 403) before any data arrived;
@@ -141,6 +142,17 @@ int k8s_identity(struct k8s *k, uint64_t *fp);
 uint64_t k8s_state(struct k8s *k, char *state, size_t statelen,
     char *detail, size_t detaillen);
 
+/*
+ * For the one-shot modes (hotcfgd -n, --print): start, wait for the first
+ * definite answer (at most o->request_ns, default 30 s), load it as
+ * k8s_load() does, stop.  Returns what k8s_load() returned; -EAGAIN when
+ * no answer came in time (err says what the client saw), or k8s_start()'s
+ * error.
+ */
+int k8s_load_once(const struct k8s_opts *o, unsigned source,
+    const struct cfg_limits *lim, struct cfg_node **out,
+    struct cfg_error *err);
+
 /* Counters, for tests and debugging.  Any thread. */
 struct k8s_stats {
 	unsigned long lists;    /* list (or poll) requests made */
@@ -152,5 +164,12 @@ struct k8s_stats {
 	bool watching;          /* a watch stream is open right now */
 };
 void k8s_get_stats(struct k8s *k, struct k8s_stats *st);
+
+/*
+ * The "configmap" kind of source for source.h (k8ssource.c): in
+ * source_init(), `case SRC_CONFIGMAP: s->ops = &k8s_source_ops;`.
+ */
+struct source_ops;
+extern const struct source_ops k8s_source_ops;
 
 #endif /* HOTCFGD_K8S_H */

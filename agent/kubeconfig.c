@@ -153,6 +153,18 @@ is_space(char c)
 	    c == '\f';
 }
 
+/* A token goes into an HTTP header: no control characters in it. */
+static bool
+token_ok(const char *t, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)t[i] < 0x20 || t[i] == 0x7f)
+			return false;
+	return n > 0;
+}
+
 /* Read a token file, trimmed.  *out is malloc'd (secret). */
 static int
 read_token(const char *path, char **out, char *err, size_t errlen)
@@ -172,9 +184,10 @@ read_token(const char *path, char **out, char *err, size_t errlen)
 		a++;
 	while (b > a && is_space(buf[b - 1]))
 		b--;
-	if (a == b || memchr(buf + a, '\0', b - a) != NULL) {
+	if (!token_ok(buf + a, b - a)) {
 		wipe_free(buf, len);
-		errf(err, errlen, "token file %s is empty or not text", path);
+		errf(err, errlen, "token file %s is empty or holds control "
+		    "characters", path);
 		return -EINVAL;
 	}
 	if ((tok = malloc(b - a + 1)) == NULL) {
@@ -541,6 +554,11 @@ from_kubeconfig(struct kube_creds *c, struct kfile *files, size_t nf,
 	if (c->token_file == NULL && (rc = kdup(&files[uf], "users", ui,
 	    "user", "token", &c->token, false, err, errlen)) != 0)
 		return rc;
+	if (c->token != NULL && !token_ok(c->token, strlen(c->token))) {
+		errf(err, errlen, "kubeconfig %s: token of user \"%s\" holds "
+		    "control characters", files[uf].path, user);
+		return -EINVAL;
+	}
 	rc = kget_b64(&files[uf], "users", ui, "user",
 	    "client-certificate-data", &c->cert, err, errlen);
 	if (rc != 0 && rc != -ENOENT)

@@ -77,9 +77,19 @@ struct hotcfg {
 	int bad_err;
 };
 
+/*
+ * A thread's cache of its records, keyed by handle id.  Each slot also
+ * holds a copy of the record's generation and snapshot pointer, so that
+ * the fast path of hotcfg_snapshot() compares and returns without
+ * following the record and its mapping (two dependent loads fewer).  Only
+ * the owning thread changes t->map, and it refreshes the copy when it
+ * does (tls_sync); gen is UINT64_MAX while the record has no mapping.
+ */
 struct tls_slot {
 	uint64_t hid;
 	struct hc_thr *t;
+	uint64_t gen;
+	const struct hotcfg_snap *snap;
 };
 
 /* initial-exec: a plain %fs-relative access on the read path instead of a
@@ -101,7 +111,7 @@ tls_forget(struct hc_thr *t)
 {
 	for (int i = 0; i < TLS_CACHE; i++)
 		if (tls_cache[i].t == t)
-			tls_cache[i] = (struct tls_slot){ 0, NULL };
+			tls_cache[i] = (struct tls_slot){ 0, NULL, 0, NULL };
 }
 
 /* Release one thread record: caller holds reg_mu. */
@@ -179,6 +189,14 @@ tls_find(const struct hotcfg *h)
 	return NULL;
 }
 
+static struct tls_slot
+tls_slot_of(struct hc_thr *t)
+{
+	return (struct tls_slot){ t->hid, t,
+	    t->map ? t->map->snap.generation : UINT64_MAX,
+	    t->map ? &t->map->snap : NULL };
+}
+
 static void
 tls_remember(struct hc_thr *t)
 {
@@ -186,11 +204,20 @@ tls_remember(struct hc_thr *t)
 
 	for (int i = 0; i < TLS_CACHE; i++) {
 		if (tls_cache[i].t == NULL) {
-			tls_cache[i] = (struct tls_slot){ t->hid, t };
+			tls_cache[i] = tls_slot_of(t);
 			return;
 		}
 	}
-	tls_cache[rr++ % TLS_CACHE] = (struct tls_slot){ t->hid, t };
+	tls_cache[rr++ % TLS_CACHE] = tls_slot_of(t);
+}
+
+/* After this thread changed t->map: refresh the cached copies. */
+static void
+tls_sync(struct hc_thr *t)
+{
+	for (int i = 0; i < TLS_CACHE; i++)
+		if (tls_cache[i].t == t)
+			tls_cache[i] = tls_slot_of(t);
 }
 
 static void
@@ -477,6 +504,7 @@ snapshot_slow(struct hotcfg *h, struct hc_thr *t, const hotcfg_snap **out)
 		if (t->map)
 			map_unref(h, t->map);
 		t->map = h->newest;
+		tls_sync(t);
 	}
 	*out = &t->map->snap;
 	rc = 0;
@@ -485,22 +513,33 @@ out:
 	return rc;
 }
 
-int
-hotcfg_snapshot(hotcfg *h, const hotcfg_snap **out)
+/* Another handle in the thread's first cache slot, or a new generation. */
+__attribute__((noinline)) static int
+snapshot_other(struct hotcfg *h, const hotcfg_snap **out)
 {
-	struct hc_thr *t;
+	struct hc_thr *t = tls_find(h);
 
-	if (HC_LIKELY(tls_cache[0].hid == h->id))
-		t = tls_cache[0].t;
-	else
-		t = tls_find(h);
-	if (HC_LIKELY(t != NULL && t->map != NULL) &&
-	    HC_LIKELY(atomic_load_explicit(&h->ctl->generation,
-	    memory_order_acquire) == t->map->snap.generation)) {
+	if (t != NULL && t->map != NULL &&
+	    atomic_load_explicit(&h->ctl->generation, memory_order_acquire) ==
+	    t->map->snap.generation) {
 		*out = &t->map->snap;
 		return 0;
 	}
 	return snapshot_slow(h, t, out);
+}
+
+int
+hotcfg_snapshot(hotcfg *h, const hotcfg_snap **out)
+{
+	const struct tls_slot *c = &tls_cache[0];
+
+	if (HC_LIKELY(c->hid == h->id) &&
+	    HC_LIKELY(atomic_load_explicit(&h->ctl->generation,
+	    memory_order_acquire) == c->gen)) {
+		*out = c->snap;
+		return 0;
+	}
+	return snapshot_other(h, out);
 }
 
 static long

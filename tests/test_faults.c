@@ -46,6 +46,7 @@ teardown(void)
 {
 	char mnt[512];
 
+	th_agent_reap_all();
 	snprintf(mnt, sizeof(mnt), "%s/mnt", base);
 	umount2(mnt, MNT_DETACH);
 	th_rmrf(base);
@@ -679,8 +680,10 @@ Test(faults, inotify_watch_limit_falls_back_to_rescanning_and_says_so)
 		_exit(22);
 	}
 	close(pfd[1]);
+	th_agent_register(pid);
 	if (read(pfd[0], &ok, 1) != 1) {
 		waitpid(pid, &st, 0);
+		th_agent_forget(pid);
 		close(pfd[0]);
 		cr_skip_test("no user namespace with its own inotify limits "
 		    "here (child status %d)", WEXITSTATUS(st));

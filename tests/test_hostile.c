@@ -37,6 +37,7 @@ setup(void)
 static void
 teardown(void)
 {
+	th_agent_reap_all();
 	th_rmrf(base);
 }
 

@@ -16,6 +16,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -32,6 +33,8 @@
 #include "k8swatch.h"
 #include "kubeconfig.h"
 #include "log.h"
+#include "pending.h"
+#include "source.h"
 #include "tree.h"
 
 extern char **environ;
@@ -742,6 +745,11 @@ Test(k8s_kubeconfig, in_cluster_credentials_with_an_ipv6_host,
 	    sizeof(err)), -EINVAL);
 	cr_assert_str_eq(c.token, "rotated");
 	cr_assert(strstr(err, "empty") != NULL, "%s", err);
+	/* Nor does one that would smuggle a header in. */
+	kwrite("token", "abc\r\nX-Evil: 1\n");
+	cr_assert_eq(kube_token_refresh(&c, true, 1064, 60, err,
+	    sizeof(err)), -EINVAL);
+	cr_assert_str_eq(c.token, "rotated");
 	kube_free(&c);
 
 	/* An IPv4 host stays as it is; a missing token fails at once. */
@@ -941,8 +949,10 @@ Test(k8s, an_expired_resource_version_relists)
 	k8s_stop(k);
 }
 
-Test(k8s, bookmarks_move_the_resource_version,
-    .init = NULL, .fini = server_down)
+/* Tests that start the server with options of their own. */
+TestSuite(k8s_opts, .fini = server_down, .timeout = 120);
+
+Test(k8s_opts, bookmarks_move_the_resource_version)
 {
 	static const char *const args[] = { "--bookmark-interval", "0.3",
 	    NULL };
@@ -1384,6 +1394,25 @@ Test(k8s, client_certificates_and_in_cluster_credentials_work)
 	wait_value(k, "k", "1");
 	k8s_stop(k);
 
+	/* The same with files named relative to the kubeconfig. */
+	{
+		char text[1024];
+
+		snprintf(text, sizeof(text), "apiVersion: v1\nkind: Config\n"
+		    "clusters:\n- name: c\n  cluster:\n    server: %s\n"
+		    "    certificate-authority: ca.crt\n"
+		    "users:\n- name: u\n  user:\n"
+		    "    client-certificate: client.crt\n"
+		    "    client-key: ./client.key\n"
+		    "contexts:\n- name: x\n  context: {cluster: c, user: u, "
+		    "namespace: default}\ncurrent-context: x\n", S.url);
+		k8ssrv_path(&S, "kubeconfig-certfiles", kc, sizeof(kc));
+		cr_assert_eq(k8ssrv_writefile(kc, text, strlen(text)), 0);
+		k = start_with(&o);
+		wait_value(k, "k", "1");
+		k8s_stop(k);
+	}
+
 	/* In-cluster: the environment and service-account files. */
 	k8ssrv_path(&S, "env", envf, sizeof(envf));
 	cr_assert_eq(k8ssrv_readfile(envf, env, sizeof(env)), 0);
@@ -1402,7 +1431,7 @@ Test(k8s, client_certificates_and_in_cluster_credentials_work)
 	k8s_stop(k);
 }
 
-Test(k8s, in_cluster_over_ipv6_loopback, .init = NULL, .fini = server_down)
+Test(k8s_opts, in_cluster_over_ipv6_loopback)
 {
 	static const char *const args[] = { "--listen", "::1", NULL };
 	struct k8s_opts o;
@@ -1545,6 +1574,7 @@ Test(k8s, the_api_and_a_mounted_directory_give_identical_entries)
 	cr_assert_eq(k8sview_load(k, &api, &err), 0, "%s", err.msg);
 	cr_assert_eq(cfg_load_dir(mnt, 0, NULL, &t, &err), 0, "%s", err.msg);
 	cr_assert_eq(k8sview_of_tree(t, &dir), 0);
+	cfg_free(t);
 	for (;;) {
 		int ra = hotcfg_next(api.snap, NULL, &ca, &a);
 		int rb = hotcfg_next(dir.snap, NULL, &cb, &b);
@@ -1574,6 +1604,85 @@ Test(k8s, the_api_and_a_mounted_directory_give_identical_entries)
 	k8s_stop(k);
 	json_decref(data);
 	json_decref(bin);
+}
+
+Test(k8s, the_configmap_kind_drives_the_source_interface)
+{
+	struct src_conf conf;
+	struct source s, once;
+	struct pending *p = NULL;
+	struct cfg_error err;
+	struct pollfd pfd;
+	char kc[256], detail[256];
+	const char *st;
+	int how[1];
+	int64_t next;
+	bool ok;
+
+	cr_assert_eq(k8ssrv_put1(&S, "default", "app", "a.yaml", "k: 1"), 200);
+	k8ssrv_path(&S, "kubeconfig", kc, sizeof(kc));
+	setenv("KUBECONFIG", kc, 1);   /* what the kind finds by itself */
+	memset(&conf, 0, sizeof(conf));
+	conf.kind = SRC_CONFIGMAP;
+	conf.path = (char *)"default/app";
+	conf.name = (char *)"configmap:default/app";
+	memset(&s, 0, sizeof(s));
+	s.conf = &conf;
+	s.ops = &k8s_source_ops;
+	cr_assert_eq(pending_new(&p, 1), 0);
+	cr_assert_eq(source_start(&s, p, &err), 0, "%s", err.msg);
+
+	/* The feed posts; the main loop takes the post and reads. */
+	for (int want = 1; want <= 2; want++) {
+		char v[8];
+
+		snprintf(v, sizeof(v), "%d", want);
+		ok = false;
+		for (int tries = 0; tries < 100 && !ok; tries++) {
+			pfd.fd = pending_fd(p);
+			pfd.events = POLLIN;
+			cr_assert_geq(poll(&pfd, 1, WAIT_MS), 0);
+			pending_drain(p);
+			if (pending_take(p, hc_mono_ns(), how, &next) == 0 ||
+			    how[0] != PEND_READ)
+				continue;
+			source_read(&s, NULL);
+			if (s.state == SRCST_OK) {
+				struct k8sview view;
+				hotcfg_entry e;
+
+				cr_assert_eq(k8sview_of_tree(s.tree, &view), 0);
+				ok = hotcfg_get(view.snap, "k", &e) == 0 &&
+				    strcmp(e.text, v) == 0;
+				k8sview_free(&view);
+			}
+		}
+		cr_assert(ok, "source state %s", source_state_name(s.state));
+		st = s.ops->state(&s, detail, sizeof(detail));
+		cr_assert_str_eq(st, "synced");
+		cr_assert(strstr(detail, "resourceVersion") != NULL, "%s",
+		    detail);
+		if (want == 1)
+			cr_assert_eq(k8ssrv_put1(&S, "default", "app", "a.yaml",
+			    "k: 2"), 200);
+	}
+	source_fini(&s);
+	pending_free(p);
+
+	/* Not started (hotcfgd -n, --print): one answer, then nothing. */
+	memset(&once, 0, sizeof(once));
+	once.conf = &conf;
+	once.ops = &k8s_source_ops;
+	cr_assert_eq(source_read(&once, NULL), SRCST_OK, "%s",
+	    once.err.msg);
+	cr_assert_null(once.ops->state(&once, detail, sizeof(detail)));
+	source_fini(&once);
+	conf.path = (char *)"default/nothere";
+	memset(&once, 0, sizeof(once));
+	once.conf = &conf;
+	once.ops = &k8s_source_ops;
+	cr_assert_eq(source_read(&once, NULL), SRCST_MISSING);
+	source_fini(&once);
 }
 
 /* ------------------------------------------------------------------ */

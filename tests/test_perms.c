@@ -49,6 +49,7 @@ setup(void)
 static void
 teardown(void)
 {
+	th_agent_reap_all();
 	if (base[0])
 		th_rmrf(base);
 }
@@ -278,6 +279,7 @@ Test(perms, the_agent_runs_unprivileged)
 		execl(hotcfgd, hotcfgd, "-c", cfg, (char *)NULL);
 		_exit(3);
 	}
+	th_agent_register(pid);
 	cr_assert(th_wait_gen(pub, 1, 30000), "no publish as nobody:\n%s",
 	    th_read(log));
 	struct stat sb;

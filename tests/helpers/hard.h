@@ -205,6 +205,43 @@ th_read(const char *path)
 }
 
 /*
+ * The agents a test started, so that its teardown can stop those that a
+ * failed assertion left running (th_agent_reap_all()).
+ */
+static pid_t th_agents[32];
+
+static inline void
+th_agent_register(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof(th_agents) / sizeof(th_agents[0]); i++) {
+		if (th_agents[i] == 0) {
+			th_agents[i] = pid;
+			return;
+		}
+	}
+}
+
+static inline void
+th_agent_forget(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof(th_agents) / sizeof(th_agents[0]); i++)
+		if (th_agents[i] == pid)
+			th_agents[i] = 0;
+}
+
+static inline void
+th_agent_reap_all(void)
+{
+	for (size_t i = 0; i < sizeof(th_agents) / sizeof(th_agents[0]); i++) {
+		if (th_agents[i] > 0) {
+			kill(th_agents[i], SIGKILL);
+			waitpid(th_agents[i], NULL, 0);
+			th_agents[i] = 0;
+		}
+	}
+}
+
+/*
  * Start build/hotcfgd with the arguments given (NULL-terminated), its
  * stdout and stderr appended to `log`.  The pid, or -errno.
  */
@@ -229,7 +266,10 @@ th_agent_start(const char *log, const char *const *args)
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	rc = posix_spawn(&pid, path, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
-	return rc == 0 ? pid : -rc;
+	if (rc != 0)
+		return -rc;
+	th_agent_register(pid);
+	return pid;
 }
 
 /* SIGTERM, then wait; the exit status as a shell shows it. */
@@ -240,6 +280,7 @@ th_agent_stop(pid_t pid)
 
 	if (pid <= 0)
 		return -1;
+	th_agent_forget(pid);
 	kill(pid, SIGTERM);
 	for (int i = 0; i < 300; i++) {
 		if (waitpid(pid, &st, WNOHANG) == pid)

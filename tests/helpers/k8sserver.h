@@ -336,8 +336,14 @@ static inline int
 k8ssrv_cut(const struct k8ssrv *s, const char *opts)
 {
 	json_t *body = json_loads(opts ? opts : "{}", 0, NULL), *out = NULL;
-	long code = k8ssrv_ctl(s, "POST", "cut", body, &out);
+	long code;
 	int n = -1;
+
+	/* The server takes an empty option set for "no cut" (a falsy dict
+	 * in Python), so a plain cut names one option explicitly. */
+	if (json_object_size(body) == 0)
+		json_object_set_new(body, "clean", json_false());
+	code = k8ssrv_ctl(s, "POST", "cut", body, &out);
 
 	if (code == 200)
 		n = (int)json_integer_value(json_object_get(out, "watches"));
@@ -400,9 +406,9 @@ k8sview_free(struct k8sview *v)
 	memset(v, 0, sizeof(*v));
 }
 
-/* Flatten a tree into a snapshot view (source name "cm").  Takes t. */
+/* Flatten a tree into a snapshot view (source name "cm"). */
 static inline int
-k8sview_of_tree(struct cfg_node *t, struct k8sview *v)
+k8sview_of_tree(const struct cfg_node *t, struct k8sview *v)
 {
 	struct hc_builder *b = NULL;
 	unsigned id;
@@ -418,7 +424,6 @@ k8sview_of_tree(struct cfg_node *t, struct k8sview *v)
 		goto out;
 out:
 	hc_builder_free(b);
-	cfg_free(t);
 	if (rc != 0)
 		k8sview_free(v);
 	return rc;
@@ -436,7 +441,9 @@ k8sview_load(struct k8s *k, struct k8sview *v, struct cfg_error *err)
 	rc = k8s_load(k, 0, NULL, &t, err ? err : &e);
 	if (rc != 0)
 		return rc;
-	return k8sview_of_tree(t, v);
+	rc = k8sview_of_tree(t, v);
+	cfg_free(t);
+	return rc;
 }
 
 /* The text of key in what k8s_load() gives now (malloc'd), or NULL. */

@@ -984,7 +984,7 @@ class ApiServer(ThreadingHTTPServer):
             targets = list(self.watches.values())
             idle = [c for c in self.conns if c is not caller] if opts.get("all") else []
         for w in targets:
-            w.cut = opts
+            w.cut = dict(opts, requested=True)  # never an empty, falsy dict
         with self.store.cond:
             self.store.cond.notify_all()
         deadline = time.time() + 2

@@ -13,10 +13,13 @@
  *
  * Keys (defaults in conf_init()):
  *   name, dir, history, group, debounce, write_timeout, delete_grace,
- *   rescan, heartbeat,
+ *   rescan, heartbeat, kubeconfig,
  *   log: { level, file },
  *   limits: { max_file, max_depth, max_nodes, max_key },
- *   sources: [ { file|dir|path|configmap, prefix, optional } or "PATH" ]
+ *   sources: [ { file|dir|path|configmap, prefix, optional,
+ *                and for a configmap: kubeconfig, context, poll,
+ *                drop_on_delete, watch_timeout, request_timeout, backoff,
+ *                backoff_max } or "PATH" ]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -585,6 +588,62 @@ set_name(struct src_conf *s)
 	return s->name == NULL ? -ENOMEM : 0;
 }
 
+/* A duration of at least `min` ns; `zero` allows 0 as well. */
+static int
+get_duration_min(struct walk *w, const char *key, const struct ynode *v,
+    int64_t min, bool zero, const char *range, int64_t *out)
+{
+	int64_t ns;
+
+	if (get_duration(w, key, v, &ns) != 0)
+		return -EINVAL;
+	if (ns < min && !(zero && ns == 0))
+		return bad(w, v, "%s: %s", key, range);
+	*out = ns;
+	return 0;
+}
+
+/*
+ * The settings only a configmap source has.  0 when `key` was one of
+ * them, 1 when it is not, or an error.  Zero and NULL stand for the
+ * client's defaults (k8s.h), so a setting left out costs nothing here.
+ */
+static int
+walk_cm_key(struct walk *w, struct src_conf *s, const struct ynode *key,
+    const struct ynode *v)
+{
+	const char *k = key->text;
+	int rc;
+
+	if (strcmp(k, "kubeconfig") == 0)
+		return get_path(w, k, v, &s->kubeconfig);
+	if (strcmp(k, "context") == 0) {
+		if ((rc = get_string(w, k, v, &s->context)) != 0)
+			return rc;
+		if (s->context != NULL && s->context[0] == '\0')
+			return bad(w, v, "context: empty name");
+		return 0;
+	}
+	if (strcmp(k, "poll") == 0)
+		return get_duration_min(w, k, v, 1000000000, true,
+		    "0 (watch) or at least 1s", &s->poll_ns);
+	if (strcmp(k, "drop_on_delete") == 0)
+		return get_bool(w, k, v, &s->drop_on_delete);
+	if (strcmp(k, "watch_timeout") == 0)
+		return get_duration_min(w, k, v, 1000000000, false,
+		    "at least 1s", &s->watch_timeout_ns);
+	if (strcmp(k, "request_timeout") == 0)
+		return get_duration_min(w, k, v, 1000000000, false,
+		    "at least 1s", &s->request_timeout_ns);
+	if (strcmp(k, "backoff") == 0)
+		return get_duration_min(w, k, v, 1000000, false,
+		    "at least 1ms", &s->backoff_ns);
+	if (strcmp(k, "backoff_max") == 0)
+		return get_duration_min(w, k, v, 1000000, false,
+		    "at least 1ms", &s->backoff_max_ns);
+	return 1;
+}
+
 static int
 walk_source(struct walk *w, const struct ynode *item)
 {
@@ -593,7 +652,7 @@ walk_source(struct walk *w, const struct ynode *item)
 		{ "configmap", SRC_CONFIGMAP },
 	};
 	struct src_conf *s;
-	const struct ynode *kindkey = NULL;
+	const struct ynode *kindkey = NULL, *cmkey = NULL;
 	size_t i, k;
 	int rc;
 
@@ -664,6 +723,11 @@ walk_source(struct walk *w, const struct ynode *item)
 			if ((rc = get_bool(w, "optional", v,
 			    &s->optional)) != 0)
 				return rc;
+		} else if ((rc = walk_cm_key(w, s, key, v)) == 0) {
+			if (cmkey == NULL)
+				cmkey = key;
+		} else if (rc < 0) {
+			return rc;
 		} else {
 			return bad(w, key, "source: unknown key \"%s\"",
 			    key->text);
@@ -672,6 +736,12 @@ walk_source(struct walk *w, const struct ynode *item)
 	if (kindkey == NULL)
 		return bad(w, item, "source: give one of file, dir, path or "
 		    "configmap");
+	if (cmkey != NULL && s->kind != SRC_CONFIGMAP)
+		return bad(w, cmkey, "%s: only a configmap source has this "
+		    "setting", cmkey->text);
+	if (s->backoff_ns > 0 && s->backoff_max_ns > 0 &&
+	    s->backoff_max_ns < s->backoff_ns)
+		return bad(w, item, "backoff_max is shorter than backoff");
 check:
 	if (s->kind == SRC_CONFIGMAP && !configmap_ok(s->path))
 		return bad(w, item, "configmap: \"%s\" is not NAMESPACE/NAME",
@@ -749,6 +819,8 @@ walk_top(struct walk *w, const struct ynode *root)
 			rc = walk_limits(w, v);
 		} else if (strcmp(k, "sources") == 0) {
 			rc = walk_sources(w, v);
+		} else if (strcmp(k, "kubeconfig") == 0) {
+			rc = get_path(w, k, v, &c->kubeconfig);
 		} else {
 			rc = bad(w, root->kid[i], "unknown key \"%s\"", k);
 		}
@@ -804,6 +876,8 @@ conf_clear_sources(struct agent_conf *c)
 		free(c->src[i].name);
 		free(c->src[i].prefix);
 		free(c->src[i].where);
+		free(c->src[i].kubeconfig);
+		free(c->src[i].context);
 	}
 	free(c->src);
 	c->src = NULL;
@@ -821,6 +895,7 @@ conf_free(struct agent_conf *c)
 	free(c->dir);
 	free(c->group);
 	free(c->log_file);
+	free(c->kubeconfig);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -932,4 +1007,22 @@ conf_add_arg(struct agent_conf *c, const char *arg, unsigned argno,
 			return -ENOMEM;
 	}
 	return set_name(s);
+}
+
+int
+conf_finish(struct agent_conf *c)
+{
+	size_t i;
+
+	if (c->kubeconfig == NULL)
+		return 0;
+	for (i = 0; i < c->nsrc; i++) {
+		struct src_conf *s = &c->src[i];
+
+		if (s->kind != SRC_CONFIGMAP || s->kubeconfig != NULL)
+			continue;
+		if ((s->kubeconfig = strdup(c->kubeconfig)) == NULL)
+			return -ENOMEM;
+	}
+	return 0;
 }

@@ -34,6 +34,15 @@ struct src_conf {
 	char *name;             /* how logs and status name it */
 	char *prefix;           /* escaped key prefix, NULL for none */
 	bool optional;          /* missing is fine (contributes nothing) */
+	/* configmap sources only; 0 and NULL mean the client's defaults. */
+	char *kubeconfig;       /* credentials file, else the agent's */
+	char *context;          /* kubeconfig context, else current-context */
+	int64_t poll_ns;        /* > 0: get every poll_ns instead of watching */
+	bool drop_on_delete;    /* deleted: drop its data (default: keep) */
+	int64_t watch_timeout_ns; /* a watch lasts this to twice this */
+	int64_t request_timeout_ns; /* a list or get; the -n wait too */
+	int64_t backoff_ns;     /* first retry delay after a failure */
+	int64_t backoff_max_ns; /* longest retry delay */
 	/* Where it was configured: "hotcfgd.yaml", line and column, or
 	 * "command line" with the argument's position. */
 	char *where;
@@ -54,6 +63,7 @@ struct agent_conf {
 	struct cfg_limits limits;
 	int log_level;          /* enum log_level */
 	char *log_file;         /* NULL: stderr */
+	char *kubeconfig;       /* default of every configmap source */
 	struct src_conf *src;
 	size_t nsrc;
 };
@@ -86,6 +96,13 @@ int conf_add_arg(struct agent_conf *c, const char *arg, unsigned argno,
 
 /* Drop every source (the command line replaces the file's sources). */
 void conf_clear_sources(struct agent_conf *c);
+
+/*
+ * Once the file and the command line are in: every configmap source that
+ * names no kubeconfig of its own gets the agent's (c->kubeconfig, from
+ * the file's top level or --kubeconfig).  0 or -ENOMEM.
+ */
+int conf_finish(struct agent_conf *c);
 
 /* "50ms", "1.5s", "2m", "1h", "250us", "0"; a bare number is seconds.
  * 0 or -EINVAL. */

@@ -20,6 +20,7 @@
 
 #include "internal.h"
 #include "k8s.h"
+#include "kubeconfig.h"
 #include "pending.h"
 #include "source.h"
 
@@ -51,18 +52,18 @@ k8s_opts_from_conf(const struct src_conf *c, struct k8s_opts *o,
 	o->ns = ns;
 	o->name = name;
 	o->label = c->name;
-	/*
-	 * Per-source settings join here once config.h carries them, e.g.
-	 *	o->kubeconfig = c->kubeconfig;
-	 *	o->context = c->context;
-	 *	o->poll_ns = c->poll_ns;
-	 *	o->drop_on_delete = c->drop_on_delete;
-	 *	o->watch_min_ns = c->watch_timeout_ns;
-	 *	o->watch_max_ns = 2 * c->watch_timeout_ns;
-	 *	o->request_ns = c->request_timeout_ns;
-	 * Until then: $KUBECONFIG, in-cluster or ~/.kube/config, watch,
-	 * keep the data on delete, the default timings.
-	 */
+	/* Zero and NULL, what the configuration leaves out, are the
+	 * client's defaults; the kubeconfig is the source's own, or the
+	 * agent's (conf_finish()), else the usual search. */
+	o->kubeconfig = c->kubeconfig;
+	o->context = c->context;
+	o->poll_ns = c->poll_ns;
+	o->drop_on_delete = c->drop_on_delete;
+	o->watch_min_ns = c->watch_timeout_ns;
+	o->watch_max_ns = 2 * c->watch_timeout_ns;
+	o->request_ns = c->request_timeout_ns;
+	o->backoff_min_ns = c->backoff_ns;
+	o->backoff_max_ns = c->backoff_max_ns;
 	return 0;
 }
 
@@ -115,6 +116,25 @@ cm_stop(struct source *s)
 	s->priv = NULL;
 }
 
+/* Whether credentials can be found for o (kubeconfig.h). */
+static bool
+found_creds(const struct k8s_opts *o)
+{
+	struct kube_opts ko;
+	struct kube_creds cr;
+	char why[256];
+	int rc;
+
+	memset(&ko, 0, sizeof(ko));
+	memset(&cr, 0, sizeof(cr));
+	ko.kubeconfig = o->kubeconfig;
+	ko.context = o->context;
+	ko.sa_dir = o->sa_dir;
+	rc = kube_load(&cr, &ko, why, sizeof(why));
+	kube_free(&cr);
+	return rc == 0;
+}
+
 static int
 cm_load(struct source *s, const struct cfg_limits *lim,
     struct cfg_node **out, struct cfg_error *err)
@@ -122,6 +142,7 @@ cm_load(struct source *s, const struct cfg_limits *lim,
 	struct cmsrc *c = s->priv;
 	struct k8s_opts o;
 	char ns[64], name[254];
+	int rc;
 
 	if (c != NULL)
 		return k8s_load(c->k, (unsigned)s->id, lim, out, err);
@@ -134,7 +155,13 @@ cm_load(struct source *s, const struct cfg_limits *lim,
 		snprintf(err->msg, sizeof(err->msg), "not NAMESPACE/NAME");
 		return -EINVAL;
 	}
-	return k8s_load_once(&o, (unsigned)s->id, lim, out, err);
+	rc = k8s_load_once(&o, (unsigned)s->id, lim, out, err);
+	/* -ENOENT from k8s_start() means no credentials at all, not a
+	 * missing ConfigMap: an error even for an optional source, as it
+	 * is for the daemon. */
+	if (rc == -ENOENT && !found_creds(&o))
+		rc = -EINVAL;
+	return rc;
 }
 
 static int

@@ -2,7 +2,7 @@
  * main.c - hotcfgd: options, signals and the main loop.
  *
  *	hotcfgd [-nhVv] [-c config] [--name name | --dir dir]
- *	    [--print format] [source ...]
+ *	    [--kubeconfig file] [--print format] [source ...]
  *
  * Three ways to run:
  *  -n          read the configuration and every source, build the
@@ -11,13 +11,15 @@
  *  otherwise   the daemon: stays in the foreground, logs to stderr (or
  *              its log file), publishes a snapshot on every change.
  *
- * The daemon has two threads.  The watcher thread (watch.c) turns inotify
- * events into posts on the pending board (pending.c).  This thread, the
- * main loop, sleeps in poll(2) on the board's eventfd and the signal
- * self-pipe, with a timeout for the nearest of: a source falling due, the
- * heartbeat, the periodic rescan, a publish retry.  When it wakes it takes
- * the due sources and rebuilds (reload.c).  Signal handlers only write the
- * signal's number into the self-pipe; what a signal means is decided here.
+ * The daemon has two threads, and one more per ConfigMap source.  The
+ * watcher thread (watch.c) turns inotify events into posts on the pending
+ * board (pending.c); a ConfigMap's thread (k8s.c) posts there when its
+ * data or its state changed.  This thread, the main loop, sleeps in
+ * poll(2) on the board's eventfd and the signal self-pipe, with a timeout
+ * for the nearest of: a source falling due, the heartbeat, the periodic
+ * rescan, a publish retry.  When it wakes it takes the due sources and
+ * rebuilds (reload.c).  Signal handlers only write the signal's number
+ * into the self-pipe; what a signal means is decided here.
  *
  * Exit status: 0 after SIGTERM or SIGINT, or a successful -n / --print;
  * 1 for a bad configuration, a bad source under -n / --print, or bad usage;
@@ -73,7 +75,8 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: hotcfgd [-nhVv] [-c config] [--name name | --dir dir]\n"
-	    "               [--print json|yaml|flat] [source ...]\n"
+	    "               [--kubeconfig file] [--print json|yaml|flat] "
+	    "[source ...]\n"
 	    "\n"
 	    "  -c, --config FILE   read hotcfgd.yaml(5) settings from FILE\n"
 	    "  -n, --check         check the configuration and every source,\n"
@@ -82,14 +85,16 @@ usage(FILE *fp)
 	    "      --name NAME     publish to $HOTCFG_ROOT/NAME "
 	    "(default: /dev/shm/hotcfg)\n"
 	    "      --dir DIR       publish to DIR\n"
+	    "      --kubeconfig FILE  credentials for configmap sources\n"
 	    "      --print FORMAT  build once and print it (json, yaml, flat)\n"
 	    "  -v, --verbose       log at debug level\n"
 	    "  -h, --help          this help\n"
 	    "  -V, --version       print the version\n"
 	    "\n"
-	    "A source is a YAML or JSON file or a directory; later sources\n"
-	    "override earlier ones.  Sources on the command line replace those "
-	    "of\nthe configuration file.\n");
+	    "A source is a YAML or JSON file, a directory, or a Kubernetes\n"
+	    "ConfigMap as configmap:NAMESPACE/NAME; later sources override\n"
+	    "earlier ones.  Sources on the command line replace those of the\n"
+	    "configuration file.\n");
 }
 
 /* "file:line:col: why" or "file: why" on stderr. */
@@ -110,11 +115,12 @@ struct opts {
 	const char *name;
 	const char *dir;
 	const char *print;
+	const char *kubeconfig;
 	bool check;
 	bool verbose;
 };
 
-enum { OPT_NAME = 256, OPT_DIR, OPT_PRINT };
+enum { OPT_NAME = 256, OPT_DIR, OPT_PRINT, OPT_KUBECONFIG };
 
 /* Parse argv.  Returns -1 to go on, else an exit status. */
 static int
@@ -126,6 +132,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "dir", required_argument, NULL, OPT_DIR },
 		{ "print", required_argument, NULL, OPT_PRINT },
+		{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -150,6 +157,9 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_PRINT:
 			o->print = optarg;
+			break;
+		case OPT_KUBECONFIG:
+			o->kubeconfig = optarg;
 			break;
 		case 'v':
 			o->verbose = true;
@@ -177,6 +187,10 @@ parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (o->check && o->print != NULL) {
 		fprintf(stderr, "hotcfgd: give -n or --print, not both\n");
+		return EXIT_CONFIG;
+	}
+	if (o->kubeconfig != NULL && o->kubeconfig[0] == '\0') {
+		fprintf(stderr, "hotcfgd: --kubeconfig: empty path\n");
 		return EXIT_CONFIG;
 	}
 	if (o->print != NULL && hc_dump_parse_format(o->print) < 0) {
@@ -208,6 +222,11 @@ configure(struct agent_conf *c, const struct opts *o, int argc,
 		if ((o->name && !c->name) || (o->dir && !c->dir))
 			goto nomem;
 	}
+	if (o->kubeconfig != NULL) {
+		free(c->kubeconfig);
+		if ((c->kubeconfig = strdup(o->kubeconfig)) == NULL)
+			goto nomem;
+	}
 	if (o->verbose)
 		c->log_level = LOGL_DEBUG;
 	if (optind < argc)
@@ -222,11 +241,13 @@ configure(struct agent_conf *c, const struct opts *o, int argc,
 		}
 	}
 	if (c->nsrc == 0) {
-		fprintf(stderr, "hotcfgd: no sources: name files or "
-		    "directories on the command line or under sources: in "
-		    "the configuration\n");
+		fprintf(stderr, "hotcfgd: no sources: name files, "
+		    "directories or configmap:NAMESPACE/NAME on the command "
+		    "line or under sources: in the configuration\n");
 		return EXIT_CONFIG;
 	}
+	if (conf_finish(c) != 0)
+		goto nomem;
 	return -1;
 nomem:
 	fprintf(stderr, "hotcfgd: out of memory\n");
@@ -244,12 +265,9 @@ one_shot(struct agent *a, const struct opts *o)
 	int rc, status = EXIT_CONFIG;
 
 	memset(&err, 0, sizeof(err));
+	/* A ConfigMap is asked for once, for at most its request_timeout;
+	 * one that does not exist is missing like a file. */
 	rc = agent_read_all(a, &err);
-	if (rc == -ENOENT) {
-		fprintf(stderr, "hotcfgd: %s: required source does not "
-		    "exist\n", err.source);
-		goto out;
-	}
 	if (rc != 0) {
 		report(&err);
 		goto out;
@@ -299,8 +317,6 @@ setup_signals(void)
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		if (sigaction(sigs[i], &sa, NULL) != 0)
 			return -errno;
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
 	return 0;
 }
 
@@ -566,6 +582,10 @@ main(int argc, char **argv)
 	struct cfg_error err;
 	int status;
 
+	/* A peer that closes a connection (the API server) must not kill
+	 * us while we write to it: libcurl and OpenSSL see EPIPE instead.
+	 * Every mode, -n too. */
+	signal(SIGPIPE, SIG_IGN);
 	memset(&a, 0, sizeof(a));
 	conf_init(&conf);
 	if ((status = parse_args(argc, argv, &o)) >= 0)

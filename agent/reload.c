@@ -110,8 +110,10 @@ read_one(struct agent *a, size_t id, int how)
 		if (!changed)
 			break;
 	}
+	/* A feed's first data (after "waiting") is no recovery. */
 	if (s->state != old && (s->state == SRCST_ABSENT ||
-	    (s->state == SRCST_OK && old != SRCST_PENDING))) {
+	    (s->state == SRCST_OK && old != SRCST_PENDING &&
+	    old != SRCST_WAITING))) {
 		struct logline l;
 
 		log_begin(&l, LOGL_INFO, s->state == SRCST_OK ? "recovered" :
@@ -133,9 +135,22 @@ agent_read_all(struct agent *a, struct cfg_error *err)
 		struct source *s = &a->src[i];
 
 		read_one(a, i, PEND_READ);
-		if (s->state == SRCST_MISSING || s->state == SRCST_ERROR) {
+		if (s->state == SRCST_ERROR || s->state == SRCST_WAITING) {
+			/* Waiting, in a one-shot mode: its feed gave up
+			 * without an answer (a ConfigMap: the API server did
+			 * not answer in time). */
 			*err = s->err;
-			return s->state == SRCST_MISSING ? -ENOENT : -EINVAL;
+			return s->state == SRCST_WAITING ? -EAGAIN : -EINVAL;
+		}
+		if (s->state == SRCST_MISSING) {
+			memset(err, 0, sizeof(*err));
+			snprintf(err->source, sizeof(err->source), "%s",
+			    s->conf->name);
+			/* A kind with its own feed says where it looked. */
+			snprintf(err->msg, sizeof(err->msg), "required source "
+			    "does not exist%s%.440s", s->ops->inotify ? "" : ": ",
+			    s->ops->inotify ? "" : s->err.msg);
+			return -ENOENT;
 		}
 	}
 	return 0;
@@ -165,8 +180,8 @@ agent_build(struct agent *a, void **blob, size_t *size, size_t *entries,
 			snprintf(err->source, sizeof(err->source), "%s",
 			    s->conf->name);
 			snprintf(err->msg, sizeof(err->msg), "%s",
-			    s->state == SRCST_WAITING ? "waiting for its "
-			    "first data" : "not read yet");
+			    s->state == SRCST_WAITING ? s->err.msg :
+			    "not read yet");
 			return -EAGAIN;
 		}
 	}
@@ -232,8 +247,13 @@ record_sources(struct agent *a)
 
 		st[i].name = s->conf->name;
 		st[i].state = source_state_name(s->state);
-		if ((s->state == SRCST_OK || s->state == SRCST_WAITING) &&
-		    s->ops->state != NULL) {
+		/* A kind's own words describe its feed best ("forbidden",
+		 * "not found"); data that does not load (a key that does
+		 * not parse, a limit) is described by the generic error
+		 * with its file, line and column. */
+		if (s->ops->state != NULL && s->state != SRCST_PENDING &&
+		    (s->state != SRCST_ERROR || s->rc == -EACCES ||
+		    s->rc == -EIO)) {
 			const char *k = s->ops->state(s,
 			    detail[i], sizeof(detail[i]));
 
@@ -276,16 +296,25 @@ agent_reload(struct agent *a, const int *how, const char *reason)
 	uint64_t gen = 0;
 	int64_t t0 = hc_mono_ns();
 	int rc = 0;
+	bool states = false;
 
 	for (i = 0; i < a->nsrc; i++) {
+		/* A check of a kind that describes itself may be news for
+		 * the status alone (reconnecting, forbidden while its last
+		 * data is kept). */
+		if (how[i] == PEND_CHECK && a->src[i].ops->state != NULL)
+			states = true;
 		if (how[i] == PEND_NONE || !read_one(a, i, how[i]))
 			continue;
 		changed++;
 		if (first == SIZE_MAX)
 			first = i;
 	}
-	if (changed == 0 && !a->retry)
+	if (changed == 0 && !a->retry) {
+		if (states && a->pub != NULL)
+			record_sources(a);
 		return 0;
+	}
 	rc = agent_build(a, &blob, &size, &entries, &err);
 	if (rc == -EAGAIN) {
 		/* A source has no data yet: publish nothing, and say so

@@ -13,9 +13,12 @@
  * A directory in the kubelet's volume layout is read through its ..data
  * link (see kubelet_data()).
  *
- * ConfigMaps: configured and parsed today, followed by the Kubernetes
- * client later (issue 5).  Until that client exists, source_init()
- * refuses them with a clear message and the place they were configured.
+ * ConfigMaps: the Kubernetes client's adapter, k8s_source_ops
+ * (k8ssource.c).  Its thread posts to the pending board; load() hands
+ * over the newest data it received, or, in the one-shot modes, asks the
+ * API server once.  What it says about itself (not found, forbidden, the
+ * API server's own message) is kept as the source's error, so that
+ * hotcfgd -n and the control file repeat it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "k8s.h"
 #include "source.h"
 
 const char *
@@ -254,21 +258,16 @@ source_init(struct source *s, size_t id, const struct src_conf *c,
 		s->ops = &path_ops;
 		return 0;
 	case SRC_CONFIGMAP:
-		/*
-		 * The hook for the Kubernetes client: a configmap_ops with
-		 * load() (cfg_load_files() over the data it received),
-		 * start() and stop() (its list+watch thread) goes here.
-		 */
-		break;
+		s->ops = &k8s_source_ops;
+		return 0;
 	}
 	memset(err, 0, sizeof(*err));
 	snprintf(err->source, sizeof(err->source), "%s", c->where ? c->where :
 	    "");
 	err->line = c->line;
 	err->col = c->col;
-	snprintf(err->msg, sizeof(err->msg), "%s: this build of hotcfgd "
-	    "cannot read %s sources (the Kubernetes API client is not built "
-	    "in)", c->name, src_kind_name(c->kind));
+	snprintf(err->msg, sizeof(err->msg), "%s: unknown kind of source",
+	    c->name);
 	return -ENOTSUP;
 }
 
@@ -330,6 +329,7 @@ source_read(struct source *s, const struct cfg_limits *lim)
 	s->have_fp = idrc == 0 || idrc == -ENOENT;
 	s->fp_missing = idrc == -ENOENT;
 	s->fp = fp;
+	s->rc = rc;
 	if (rc == 0) {
 		cfg_free(s->tree);
 		s->tree = tree;
@@ -338,12 +338,13 @@ source_read(struct source *s, const struct cfg_limits *lim)
 		s->state = SRCST_OK;
 	} else if (rc == -EAGAIN) {
 		/* No data yet from the kind's feed: not an error, and
-		 * nothing to publish without it. */
+		 * nothing to publish without it.  The kind may say what it
+		 * is waiting for. */
 		memset(&s->err, 0, sizeof(s->err));
 		snprintf(s->err.source, sizeof(s->err.source), "%s",
 		    s->conf->name);
-		snprintf(s->err.msg, sizeof(s->err.msg), "waiting for its "
-		    "first data");
+		snprintf(s->err.msg, sizeof(s->err.msg), "%s", err.msg[0] ?
+		    err.msg : "waiting for its first data");
 		s->state = SRCST_WAITING;
 	} else if (rc == -ENOENT) {
 		/* The source itself is missing (a file missing inside a
@@ -353,6 +354,11 @@ source_read(struct source *s, const struct cfg_limits *lim)
 			s->tree = NULL;
 			memset(&s->err, 0, sizeof(s->err));
 			s->state = SRCST_ABSENT;
+		} else if (!s->ops->inotify && err.msg[0] != '\0') {
+			/* A kind with its own feed knows more than "it is
+			 * not there" (a ConfigMap: where it looked). */
+			set_err(&s->err, s->conf->name, err.msg);
+			s->state = SRCST_MISSING;
 		} else {
 			set_err(&s->err, s->conf->name, "required source is "
 			    "missing; waiting for it to appear");

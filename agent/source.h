@@ -10,8 +10,11 @@
  * descriptor), keeps the newest data it received under its own lock, and
  * calls pending_post(p, s->id, PEND_READ, now, -1) when it changed; the
  * main loop then calls load(), which turns that data into a tree (for a
- * ConfigMap, with cfg_load_files()), exactly as for a file.  The main
- * loop never blocks on a kind's thread beyond that lock.
+ * ConfigMap, with cfg_load_files()), exactly as for a file.  When only
+ * what state() would say changed (reconnecting, forbidden while the last
+ * data is kept), it posts PEND_CHECK instead: the main loop then records
+ * the states in the control file without reading.  The main loop never
+ * blocks on a kind's thread beyond that lock.
  *
  * All members are owned by the main loop except what a kind keeps in
  * priv for its own thread.
@@ -70,9 +73,13 @@ struct source_ops {
 	    struct cfg_error *err);
 	void (*stop)(struct source *s);
 	/*
-	 * The kind's own words for the status when the source is ok or
-	 * waiting ("synced", "reconnecting"), with a detail such as the
-	 * resourceVersion; NULL: the generic state names.  Main loop.
+	 * The kind's own words for the status ("synced", "reconnecting",
+	 * "not found", "forbidden"), with a detail such as the
+	 * resourceVersion; NULL: the generic state names.  Used in every
+	 * state but an error in the data itself: an error counts as the
+	 * feed's only when load() said -EACCES (refused) or -EIO (failed);
+	 * otherwise the generic "error" with its file, line and column
+	 * describes it better.  Main loop.
 	 */
 	const char *(*state)(struct source *s, char *detail, size_t len);
 };
@@ -82,6 +89,7 @@ struct source {
 	const struct src_conf *conf;
 	const struct source_ops *ops;
 	int state;                      /* enum src_state */
+	int rc;                         /* what the last load() returned */
 	struct cfg_node *tree;          /* last good tree, mounted */
 	struct cfg_error err;           /* why it is missing or in error */
 	bool have_fp, fp_missing;       /* identity at the last read */
@@ -92,7 +100,7 @@ struct source {
 
 /*
  * Set up source `id` from its configuration.  -ENOTSUP (err filled, with
- * the configuration's position) for a kind this build cannot follow.
+ * the configuration's position) for a kind this build does not know.
  */
 int source_init(struct source *s, size_t id, const struct src_conf *c,
     struct cfg_error *err);

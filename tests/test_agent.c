@@ -562,6 +562,11 @@ Test(agent, usage_version_and_bad_options_exit_codes)
 	cr_assert_eq(run_once(NULL, (const char *const[]){ "--name", "a",
 	    "--dir", pubdir, in_src("a.yaml"), NULL }), 1);
 	cr_assert_eq(run_once(NULL, (const char *const[]){ "-n", NULL }), 1);
+	/* No credentials anywhere, so no API server is ever contacted,
+	 * whatever the machine running the test has configured. */
+	setenv("HOME", "/nonexistent", 1);
+	setenv("KUBECONFIG", "/nonexistent/kubeconfig", 1);
+	unsetenv("KUBERNETES_SERVICE_HOST");
 	cr_assert_eq(run_once(&out, (const char *const[]){ "-n",
 	    "configmap:ns/name", NULL }), 1);
 	cr_assert(strstr(out, "configmap") != NULL, "%s", out);

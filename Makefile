@@ -160,7 +160,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(AGENTLIB) $(INTLIB)
 	$(call say,LD,$@)
 	$(Q)$(CC) -o $@ $< $(INT_LIBS) $(BENCH_LIBS) $(ALL_LDFLAGS)
 
-tests: $(BINS) $(TESTS) $(HELPERS) examples
+tests: $(BINS) $(TESTS) $(HELPERS) $(BENCHES) examples
 
 # HOTCFG_BUILD tells tests where the binaries are; tests/run-tests runs
 # every Criterion binary and every tests/*.sh script and sums them up.
@@ -197,6 +197,24 @@ BENCH_LIBS := $(shell pkg-config --libs liburcu-memb 2>/dev/null)
 bench: deps
 	$(MAKE) $(BINS) $(BENCHES) $(HELPERS)
 	HOTCFG_BUILD=$(abspath $(BUILD)) tests/bench/run.sh
+
+# libFuzzer targets, built with clang from source by tests/fuzz/run.sh.
+fuzz:
+	tests/fuzz/run.sh --build
+
+# The long checks: everything in check, then each fuzzer for 60 s on its
+# checked-in corpus, then the torture run for three minutes.
+check-long: check
+	tests/fuzz/run.sh 60
+	$(MAKE) torture
+
+# Readers verifying every snapshot while sources are edited in every style
+# and the agent is killed at random (make check runs 20 s of the same).
+TORTURE_SECONDS ?= 180
+torture: deps
+	$(MAKE) tests
+	HOTCFG_BUILD=$(abspath $(BUILD)) HOTCFG_SRC=$(CURDIR) \
+	    TORTURE_SECONDS=$(TORTURE_SECONDS) $(BUILD)/tests/test_torture
 
 lint-man:
 	@for f in man/*.[0-9]; do mandoc -T lint -W warning $$f || exit 1; done

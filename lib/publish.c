@@ -295,22 +295,37 @@ make_parents(const char *path)
  * Give the control file and the snapshots still on disk the ones of this
  * run, so that a changed group (hotcfgd.yaml `group`) lets its readers in
  * at once instead of at the next publish, or never for the control file.
- * Best effort: what cannot be changed stays as it was.
+ * Only what differs is changed: a change of the control file's attributes
+ * wakes every reader's hotcfg_fd(), which promises readiness only after a
+ * publish.  Best effort: what cannot be changed stays as it was.
  */
+static void
+regroup_one(struct hc_pub *p, int fd, const char *name, mode_t mode)
+{
+	struct stat st;
+
+	if ((fd >= 0 ? fstat(fd, &st) :
+	    fstatat(p->dirfd, name, &st, AT_SYMLINK_NOFOLLOW)) != 0 ||
+	    !S_ISREG(st.st_mode))
+		return;
+	if (p->opts.gid != (gid_t)-1 && st.st_gid != p->opts.gid)
+		(void)(fd >= 0 ? fchown(fd, (uid_t)-1, p->opts.gid) :
+		    fchownat(p->dirfd, name, (uid_t)-1, p->opts.gid,
+		    AT_SYMLINK_NOFOLLOW));
+	if ((st.st_mode & 07777) != mode)
+		(void)(fd >= 0 ? fchmod(fd, mode) :
+		    fchmodat(p->dirfd, name, mode, 0));
+}
+
 static void
 regroup(struct hc_pub *p)
 {
 	char name[64];
 
-	(void)fchmod(p->ctlfd, p->opts.group_read ? 0640 : 0600);
-	if (p->opts.gid != (gid_t)-1)
-		(void)fchown(p->ctlfd, (uid_t)-1, p->opts.gid);
+	regroup_one(p, p->ctlfd, NULL, p->opts.group_read ? 0640 : 0600);
 	for (unsigned i = 0; i < p->nkept; i++) {
 		snap_name(name, sizeof(name), p->kept[i]);
-		if (p->opts.gid != (gid_t)-1)
-			(void)fchownat(p->dirfd, name, (uid_t)-1, p->opts.gid,
-			    AT_SYMLINK_NOFOLLOW);
-		(void)fchmodat(p->dirfd, name, file_mode(p), 0);
+		regroup_one(p, -1, name, file_mode(p));
 	}
 }
 

@@ -26,6 +26,8 @@
 #include "helpers/hard.h"
 #include "tree.h"
 
+TH_LSAN_SKIP_CRITERION
+
 static char base[256];
 
 static void

@@ -29,6 +29,8 @@
 
 #include "helpers/hard.h"
 
+TH_LSAN_SKIP_CRITERION
+
 #define NOBODY 65534
 #define GROUP  4242     /* a group number no one else uses */
 #define OTHER  4243

@@ -14,6 +14,8 @@
 
 #include "helpers/hard.h"
 
+TH_LSAN_SKIP_CRITERION
+
 Test(torture, readers_never_see_a_torn_or_older_snapshot_while_the_agent_is_killed,
     .timeout = 600)
 {

@@ -10,10 +10,10 @@
  *   -k   key counts (default 1000,100000,1000000)
  *   -t   only this many reader threads (default: 1 and 2)
  *   -I   idle cases only (nothing published while measuring)
- *   -r   repetitions per design and case (default 5); medians are quoted
- *   -w   measuring window per repetition in ms (default 40 idle; the
- *        publishing cases use twice as long, so that each window spans
- *        about eight publishes)
+ *   -r   repetitions per design and case (default 15); medians are quoted
+ *   -w   measuring window per repetition in ms (default 10 idle; the
+ *        publishing cases use 25 ms, so that each spans two or three
+ *        publishes)
  *   -i   publish interval in ms (default 10)
  *   -l   layout only: count the cache lines per lookup (and, with
  *        $BENCH_CG_DIR set, leave the snapshot and lookup stream there for
@@ -749,6 +749,9 @@ struct cres {
 	double wall[ND], cpu[ND];
 	long vcsw[ND], ivcsw[ND];
 	double oncpu;
+	/* Paired ratios: the median over repetitions of the ratio of two
+	 * designs measured in the same repetition, a few ms apart. */
+	double r_bare, r_urcu, r_rwlock, r_refcount;
 	uint64_t errors;
 	double pub_interval_ms, swap_interval_ms;
 	uint64_t publishes;
@@ -770,8 +773,8 @@ int
 main(int argc, char **argv)
 {
 	size_t ks[8] = { 1000, 100000, 1000000 }, nk = 3;
-	unsigned reps = 5;
-	int64_t win_ms = 40, interval_ms = 10;
+	unsigned reps = 15;
+	int64_t win_ms = 10, interval_ms = 10;
 	const char *json = NULL, *cgdir = NULL, *cgmode = "bare";
 	size_t cgn = 0;
 	bool smoke = false, layout_only = false, idle_only = false;
@@ -853,8 +856,9 @@ main(int argc, char **argv)
 
 	printf("READ PATH  ns per lookup of a random existing key (reader "
 	    "thread CPU time), median of %u windows of %" PRId64 " ms idle / "
-	    "%" PRId64 " ms publishing every %" PRId64 " ms\n", reps, win_ms,
-	    win_ms * 2, interval_ms);
+	    "%" PRId64 " ms publishing every %" PRId64 " ms; a ratio is the "
+	    "median of the ratios within each repetition\n", reps, win_ms,
+	    win_ms * 5 / 2, interval_ms);
 	printf("  %-5s %3s %-10s %8s %8s %8s %8s %8s   %7s %7s %7s %7s\n",
 	    "keys", "thr", "publishing", "bare", "hotcfg", "rwlock", "refcount",
 	    "urcu", "hc/bare", "hc/urcu", "rw/hc", "rc/hc");
@@ -918,7 +922,7 @@ main(int argc, char **argv)
 				struct cres *c = &res[nres++];
 				double wall[ND][32], cpu[ND][32], on[ND * 32];
 				unsigned non = 0;
-				int64_t wnd = (pub ? win_ms * 2 : win_ms) * 1000000;
+				int64_t wnd = (pub ? win_ms * 5 / 2 : win_ms) * 1000000;
 				int64_t interval = interval_ms * 1000000;
 				pthread_t wt;
 				pid_t child = -1;
@@ -942,8 +946,16 @@ main(int argc, char **argv)
 					bench_sleep_ns(3 * interval);
 				}
 				for (r = 0; r < reps && r < 32; r++) {
+					/* Each repetition starts with another design,
+					 * and the stride changes every ND repetitions,
+					 * so that no design always runs right after
+					 * the one that shares its memory (bare and
+					 * hotcfg, the three maps) and finds the cache
+					 * warmed for it. */
+					unsigned stride = 1 + (r / ND) % (ND - 1);
 					for (unsigned j = 0; j < ND; j++) {
-						enum design d = (enum design)((r + j) % ND);
+						enum design d = (enum design)((r + j *
+						    stride) % ND);
 						measure(d, thr, wnd / 4, wnd,
 						    &wall[d][r], &cpu[d][r],
 						    &c->errors, &c->vcsw[d],
@@ -979,16 +991,28 @@ main(int argc, char **argv)
 					c->cpu[d] = bench_median(cpu[d], r);
 				}
 				c->oncpu = bench_median(on, non);
+				{
+					double q[4][32];
+					for (unsigned k = 0; k < r; k++) {
+						double hc = cpu[D_HOTCFG][k];
+						q[0][k] = hc / cpu[D_BARE][k];
+						q[1][k] = hc / cpu[D_URCU][k];
+						q[2][k] = cpu[D_RWLOCK][k] / hc;
+						q[3][k] = cpu[D_REFCOUNT][k] / hc;
+					}
+					c->r_bare = bench_median(q[0], r);
+					c->r_urcu = bench_median(q[1], r);
+					c->r_rwlock = bench_median(q[2], r);
+					c->r_refcount = bench_median(q[3], r);
+				}
 				printf("  %-5s %3u %-10s %8.1f %8.1f %8.1f %8.1f %8.1f"
 				    "   %6.2fx %6.2fx %6.2fx %6.2fx",
 				    kname(n, kb, sizeof(kb)), thr,
 				    pub ? "yes" : "no", c->cpu[D_BARE],
 				    c->cpu[D_HOTCFG], c->cpu[D_RWLOCK],
 				    c->cpu[D_REFCOUNT], c->cpu[D_URCU],
-				    c->cpu[D_HOTCFG] / c->cpu[D_BARE],
-				    c->cpu[D_HOTCFG] / c->cpu[D_URCU],
-				    c->cpu[D_RWLOCK] / c->cpu[D_HOTCFG],
-				    c->cpu[D_REFCOUNT] / c->cpu[D_HOTCFG]);
+				    c->r_bare, c->r_urcu, c->r_rwlock,
+				    c->r_refcount);
 				if (pub)
 					printf("  published every %.1f ms",
 					    c->pub_interval_ms);
@@ -1013,12 +1037,17 @@ main(int argc, char **argv)
 					    json_integer(c->ivcsw[d]));
 				}
 				json_t *jo = json_pack("{s:I, s:i, s:b, s:o, s:o, s:o, "
-				    "s:o, s:o, s:I}",
+				    "s:o, s:o, s:o, s:I}",
 				    "keys", (json_int_t)n, "threads", (int)thr,
 				    "publishing", pub, "cpu_ns_per_lookup", jc,
 				    "wall_ns_per_lookup", jw,
 				    "sleeps", jv, "preemptions", ji,
 				    "threads_on_cpu", bench_num(c->oncpu),
+				    "paired_ratios", json_pack("{s:o, s:o, s:o, s:o}",
+				    "hotcfg_over_bare", bench_num(c->r_bare),
+				    "hotcfg_over_urcu", bench_num(c->r_urcu),
+				    "rwlock_over_hotcfg", bench_num(c->r_rwlock),
+				    "refcount_over_hotcfg", bench_num(c->r_refcount)),
 				    "errors", (json_int_t)c->errors);
 				if (pub) {
 					json_object_set_new(jo, "publishes",
@@ -1079,15 +1108,13 @@ main(int argc, char **argv)
 		if (c->nkeys != ks[0] || c->pub)
 			continue;
 		if (c->thr == 1) {
-			double a = c->cpu[D_HOTCFG] / c->cpu[D_BARE];
-			double b = c->cpu[D_HOTCFG] / c->cpu[D_URCU];
+			double a = c->r_bare, b = c->r_urcu;
 			bench_target(targets, a <= 1.3, "read, %zu keys, 1 thread: "
 			    "hotcfg %.2fx bare (<= 1.3x)", c->nkeys, a);
 			bench_target(targets, b <= 1.2, "read, %zu keys, 1 thread: "
 			    "hotcfg %.2fx urcu (<= 1.2x)", c->nkeys, b);
 		} else if (c->thr == 2) {
-			double a = c->cpu[D_RWLOCK] / c->cpu[D_HOTCFG];
-			double b = c->cpu[D_REFCOUNT] / c->cpu[D_HOTCFG];
+			double a = c->r_rwlock, b = c->r_refcount;
 			/* Two threads that seldom ran together met no
 			 * contention: the ratio then says nothing. */
 			bool ran = c->oncpu >= 0.9;

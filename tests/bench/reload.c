@@ -13,8 +13,11 @@
  * hotcfg_wait(); the writer rewrites the file the way editors and config
  * tools do (write a temporary file beside it, then rename it over the old
  * one) with a new bench.edit value.  The latency of one edit is from the
- * moment rename(2) returns in the writer to the moment the reader holds a
- * snapshot in which hotcfg_get_int("bench.edit") returns the new value.
+ * writer's rename(2) to the moment the reader holds a snapshot in which
+ * hotcfg_get_int("bench.edit") returns the new value.  The clock is read
+ * just before rename() is called: on two CPUs the agent that the rename
+ * wakes often preempts the writer before it could read the clock after
+ * rename() returns, so this includes the rename itself (microseconds).
  * Between edits the writer waits until the reader is blocked again and
  * pauses 2 ms, so that every edit meets an idle agent.
  *
@@ -29,8 +32,9 @@
  *  refresh reader woken -> holds the value: hotcfg_snapshot() mapping and
  *          validating the new snapshot, and the lookup;
  *  other   what the p50 leaves after parse, build, publish and refresh:
- *          inotify delivery, the agent's hand-over from its watcher
- *          thread, reading the file, the futex wake and the reader being
+ *          the rest of the agent's turn (reading the file, layering,
+ *          recording status), inotify delivery, the hand-over from the
+ *          agent's watcher thread, the futex wake and the reader being
  *          scheduled.
  * The agent's own duration_ms for each reload turn is read from its log
  * (and any other *_ms field it logs); the turn ends after the futex wake,
@@ -341,11 +345,7 @@ run_size(const char *agent, size_t leaves, unsigned edits, unsigned reps,
 		bench_yaml_edit(yaml, edit_at, k);
 		if (bench_write_file(tmp, yaml, len) != 0)
 			break;
-		/* The clock is read just before rename(2), not after it
-		 * returns: the agent that the rename wakes can preempt the
-		 * writer before it reads the clock again, and the reader may
-		 * hold the value by then.  So the figure includes the rename
-		 * itself (microseconds). */
+		/* Just before rename(2): see the top of this file. */
 		t_rename[k - 1] = bench_ns();
 		if (rename(tmp, path) != 0)
 			break;
@@ -558,9 +558,10 @@ main(int argc, char **argv)
 	    "parse = cfg_load_yaml, build = cfg_emit + builder, publish = "
 	    "hc_pub_publish, all in-process on the same contents; refresh = "
 	    "reader woken -> value held; other = p50 - parse - build - "
-	    "publish - refresh (inotify, the agent's hand-over and file read, "
-	    "futex wake); agent = the agent's own reload turn from its log "
-	    "(duration_ms, ends after the wake)\n");
+	    "publish - refresh (the rest of the agent's turn, inotify, the "
+	    "hand-over from its watcher thread, the futex wake); agent = the "
+	    "agent's own reload turn from its log (duration_ms, ends after the "
+	    "wake)\n");
 	json_object_set_new(out, "sizes", sizes);
 	json_object_set_new(out, "targets", targets);
 	free(agent);

@@ -2,7 +2,7 @@
  * torture - the agent, its sources and its readers, all at once, for a
  * while, with everything going wrong that may go wrong.
  *
- *   torture [-s SECONDS] [-r PROCS] [-t THREADS] [-S SEED] [-d DIR] [-k]
+ *   torture [-s SECONDS] [-r PROCS] [-t THREADS] [-S SEED] [-d DIR] [-kK]
  *   torture reader DIR SECONDS THREADS OUT      (a reader process)
  *
  * A writer edits the agent's sources at random in every style the hotcfgd
@@ -31,7 +31,8 @@
  * publish directory: the control file, the lock and the history's
  * snapshots, nothing else.  One line of figures; exit 0 when there was no
  * violation, 1 otherwise (each violation is printed), 2 on a setup error.
- * -k keeps the scratch directory.
+ * -k keeps the scratch directory; -K never kills the agent (to tell what
+ * the kills cause from what the edits alone do).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -363,15 +364,19 @@ reader_run(void *arg)
 	const hotcfg_snap *s;
 	char why[512], digest[96];
 	bool partial, torn;
+	int64_t next_stop_check = 0;
 
 	while (th_now_ms() < r->deadline_ms) {
 		int rc;
 		uint64_t g;
 
-		/* The driver says when it is done. */
-		if ((r->reads & 1023) == 0 && r->stopfile != NULL &&
-		    access(r->stopfile, F_OK) == 0)
-			break;
+		/* The driver says when it is done (looked at every 100 ms:
+		 * a waiter thread reads only once per wait). */
+		if (th_now_ms() >= next_stop_check) {
+			if (r->stopfile != NULL && access(r->stopfile, F_OK) == 0)
+				break;
+			next_stop_check = th_now_ms() + 100;
+		}
 		rc = hotcfg_snapshot(r->h, &s);
 
 		if (rc == HOTCFG_ENOTPUB)
@@ -619,8 +624,8 @@ put_c(int style)
 static void
 put_cm(void)
 {
-	char body[512], text[600], dir[700], path[800], link[700], tmp[700];
-	char old[700] = "";
+	char body[512], text[600], dir[700], path[1000], link[700], tmp[700];
+	char old[256] = "";
 	ssize_t n;
 
 	v_cm = next_version++;
@@ -789,7 +794,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: torture [-s SECONDS] [-r PROCS] [-t THREADS] "
-	    "[-S SEED] [-d DIR] [-k]\n"
+	    "[-S SEED] [-d DIR] [-kK]\n"
 	    "       torture reader DIR SECONDS THREADS OUT\n");
 	exit(2);
 }
@@ -873,7 +878,7 @@ int
 main(int argc, char **argv)
 {
 	int seconds = 60, procs = 3, threads = 2, ch;
-	bool keep = false;
+	bool keep = false, nokill = false;
 	pid_t readers[32];
 	char outs[32][700];
 	int64_t start, deadline, next_kill;
@@ -889,7 +894,7 @@ main(int argc, char **argv)
 		    argv[5]);
 	}
 	rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-	while ((ch = getopt(argc, argv, "s:r:t:S:d:k")) != -1) {
+	while ((ch = getopt(argc, argv, "s:r:t:S:d:kK")) != -1) {
 		switch (ch) {
 		case 's': seconds = atoi(optarg); break;
 		case 'r': procs = atoi(optarg); break;
@@ -897,6 +902,7 @@ main(int argc, char **argv)
 		case 'S': rng = strtoull(optarg, NULL, 0); break;
 		case 'd': dir = optarg; break;
 		case 'k': keep = true; break;
+		case 'K': nokill = true; break;
 		default: usage();
 		}
 	}
@@ -953,7 +959,7 @@ main(int argc, char **argv)
 
 		one_edit();
 		th_sleep_ms((int)pick(25));
-		if (th_now_ms() >= next_kill) {
+		if (!nokill && th_now_ms() >= next_kill) {
 			agent_kill();
 			next_kill = th_now_ms() + 200 + (int64_t)pick(2500);
 			/* Generations continue across restarts. */

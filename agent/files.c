@@ -35,7 +35,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/openat2.h>
+
+#include "log.h"
 
 #include "node.h"
 #include "tree.h"
@@ -119,17 +124,45 @@ is_yaml_name(const char *name)
  * Read a regular file whole, at most `max` bytes.  `what` names it in
  * errors.  -ENOENT, -EFBIG, -EINVAL (not a regular file), -errno.
  */
+/*
+ * Open path under dirfd.  With `beneath`, the resolution, symbolic links
+ * included, must stay inside dirfd's directory (openat2 RESOLVE_BENEATH):
+ * a directory source publishes what is in the directory, never what a
+ * link in it points to elsewhere ("leak.txt -> /proc/self/environ").
+ * The kubelet's layout uses relative links that stay inside, so it is
+ * unaffected.  A link that leaves fails with EXDEV.  On a kernel without
+ * openat2 (before 5.6) links are followed as openat does.
+ */
 static int
-read_file(int dirfd, const char *path, const char *what, size_t max,
-    char **out, size_t *outlen, struct cfg_error *err)
+open_source(int dirfd, const char *path, bool beneath)
+{
+	/* O_NONBLOCK: never hang on a FIFO put in a file's place. */
+	int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+
+	if (beneath) {
+		struct open_how how;
+		long fd;
+
+		memset(&how, 0, sizeof(how));
+		how.flags = (uint64_t)flags;
+		how.resolve = RESOLVE_BENEATH;
+		fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+		if (fd >= 0 || errno != ENOSYS)
+			return (int)fd;
+	}
+	return openat(dirfd, path, flags);
+}
+
+static int
+read_file(int dirfd, const char *path, bool beneath, const char *what,
+    size_t max, char **out, size_t *outlen, struct cfg_error *err)
 {
 	struct stat st;
 	char *buf = NULL;
 	size_t len = 0, cap;
 	int fd, rc;
 
-	/* O_NONBLOCK: never hang on a FIFO put in a file's place. */
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = open_source(dirfd, path, beneath);
 	if (fd < 0) {
 		rc = -errno;
 		set_error(err, what, "cannot open: %s", strerror(-rc));
@@ -213,7 +246,7 @@ cfg_load_file(const char *path, unsigned source,
 
 	*out = NULL;
 	cfg_limits_resolve(lim, &l);
-	rc = read_file(AT_FDCWD, path, path, l.max_file, &buf, &len, err);
+	rc = read_file(AT_FDCWD, path, false, path, l.max_file, &buf, &len, err);
 	if (rc == 0)
 		rc = cfg_load_yaml(path, buf, len, source, &l, out, err);
 	free(buf);
@@ -408,10 +441,23 @@ cfg_load_dir(const char *path, unsigned source,
 		}
 		if (!S_ISREG(st.st_mode))
 			continue;
-		rc = read_file(dirfd(dir), names[k], what, l.max_file, &data,
-		    &len, err);
+		rc = read_file(dirfd(dir), names[k], true, what, l.max_file,
+		    &data, &len, err);
 		/* Gone, or no longer a regular file, since fstatat(). */
 		if (rc == -ENOENT || rc == -EINVAL) {
+			if (err != NULL)
+				memset(err, 0, sizeof(*err));
+			continue;
+		}
+		/* A link that leads out of the directory: skipped, said. */
+		if (rc == -EXDEV) {
+			struct logline ll;
+
+			log_begin(&ll, LOGL_WARNING, "skip");
+			log_str(&ll, "file", what);
+			log_str(&ll, "why", "symbolic link leads out of the "
+			    "source directory");
+			log_end(&ll);
 			if (err != NULL)
 				memset(err, 0, sizeof(*err));
 			continue;

@@ -557,6 +557,10 @@ take_key(struct loader *ld, struct frame *f, struct cfg_node *n, bool merge,
 		return fail(ld, mark, "a %s cannot be a mapping key (complex "
 		    "keys are not supported)", n->type == HOTCFG_MAP ?
 		    "mapping" : "sequence");
+	/* Decoded bytes need not be text, and a key is text. */
+	if (n->type == HOTCFG_BYTES)
+		return fail(ld, mark, "a !!binary value cannot be a mapping "
+		    "key");
 	if (merge) {
 		if (f->merged)
 			return fail(ld, mark, "duplicate merge key \"<<\"");

@@ -451,8 +451,7 @@ Test(keys, dots_brackets_and_backslashes_in_keys_are_escaped)
 Test(keys, non_string_keys_become_their_text)
 {
 	struct snap sn = snap_yaml(
-	    "1: one\ntrue: yes\nnull: z\n~: tilde\n0x1F: hex\n1.50: f\n"
-	    "? !!binary aGk=\n: bin\n");
+	    "1: one\ntrue: yes\nnull: z\n~: tilde\n0x1F: hex\n1.50: f\n");
 
 	expect_str(&sn, "1", "one");
 	expect_str(&sn, "true", "yes");
@@ -460,8 +459,10 @@ Test(keys, non_string_keys_become_their_text)
 	expect_str(&sn, "~", "tilde");
 	expect_str(&sn, "0x1F", "hex");
 	expect_str(&sn, "1\\.50", "f");
-	expect_str(&sn, "hi", "bin");
 	snap_free(&sn);
+	/* Decoded bytes need not be text (the fuzzer found "gICA"), and a
+	 * key is text: such a key is refused where it stands. */
+	expect_error("ok: 1\n? !!binary aGk=\n: bin\n", "!!binary", 2, 3);
 }
 
 Test(keys, empty_key_nests_and_is_refused_at_the_top_level)

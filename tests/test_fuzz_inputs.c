@@ -223,8 +223,7 @@ Test(fuzz_inputs, empty_snapshot_dumps_as_nothing_in_every_format)
  * to the owner of agent/yaml.c (a key "becomes its text as written": the
  * base64 text, or a refusal); enable this test with the fix.
  */
-Test(fuzz_inputs, binary_mapping_key_keeps_the_yaml_dump_working,
-    .disabled = true)
+Test(fuzz_inputs, binary_mapping_key_keeps_the_yaml_dump_working)
 {
 	static const char doc[] = "? !!binary gICA\n: v\nok: 1\n";
 	struct cfg_node *root = NULL;

@@ -669,8 +669,7 @@ Test(hostile, links_inside_the_directory_are_followed_odd_targets_skipped)
  * today's behaviour; a refused link is skipped with a warning naming it.
  * Enable this test with that setting.
  */
-Test(hostile, a_link_leading_out_of_the_source_directory_is_not_followed,
-    .disabled = true)
+Test(hostile, a_link_leading_out_of_the_source_directory_is_not_followed)
 {
 	char src[512], pub[512], log[512], path[1024], secret[512];
 	pid_t agent;

@@ -369,17 +369,68 @@ out:
 }
 
 int
+cfg_dir_names(DIR *d, char ***out, size_t *count)
+{
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int rc = -ENOMEM;
+
+	*out = NULL;
+	*count = 0;
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			if (errno != 0) {
+				rc = -errno;
+				goto fail;
+			}
+			break;
+		}
+		if (de->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			size_t c = cap ? cap * 2 : 16;
+			char **v = realloc(names, c * sizeof(*v));
+
+			if (v == NULL)
+				goto fail;
+			names = v;
+			cap = c;
+		}
+		if ((names[n] = strdup(de->d_name)) == NULL)
+			goto fail;
+		n++;
+	}
+	if (n > 0)
+		qsort(names, n, sizeof(*names), cmp_name);
+	*out = names;
+	*count = n;
+	return 0;
+fail:
+	cfg_names_free(names, n);
+	return rc;
+}
+
+void
+cfg_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int
 cfg_load_dir(const char *path, unsigned source,
     const struct cfg_limits *lim, struct cfg_node **out,
     struct cfg_error *err)
 {
 	struct cfg_limits l;
 	struct cfg_node *root = NULL;
-	struct dirent *de;
 	DIR *dir;
 	char **names = NULL, *what = NULL, *data = NULL;
 	const char *sep;
-	size_t n = 0, cap = 0, k, len;
+	size_t n = 0, k, len;
 	int rc = -ENOMEM;
 
 	*out = NULL;
@@ -394,34 +445,13 @@ cfg_load_dir(const char *path, unsigned source,
 	}
 	sep = path[0] != '\0' && path[strlen(path) - 1] == '/' ? "" : "/";
 	/* Gather the names first: the order is by name, not readdir's. */
-	for (;;) {
-		errno = 0;
-		if ((de = readdir(dir)) == NULL) {
-			if (errno != 0) {
-				rc = -errno;
-				set_error(err, path, "cannot read directory: "
-				    "%s", strerror(-rc));
-				goto out;
-			}
-			break;
-		}
-		if (de->d_name[0] == '.')
-			continue;
-		if (n == cap) {
-			size_t c = cap ? cap * 2 : 16;
-			char **v = realloc(names, c * sizeof(*v));
-
-			if (v == NULL)
-				goto nomem;
-			names = v;
-			cap = c;
-		}
-		if ((names[n] = strdup(de->d_name)) == NULL)
+	if ((rc = cfg_dir_names(dir, &names, &n)) != 0) {
+		if (rc == -ENOMEM)
 			goto nomem;
-		n++;
+		set_error(err, path, "cannot read directory: %s",
+		    strerror(-rc));
+		goto out;
 	}
-	if (n > 0)
-		qsort(names, n, sizeof(*names), cmp_name);
 	for (k = 0; k < n; k++) {
 		struct stat st;
 
@@ -479,9 +509,7 @@ nomem:
 	rc = -ENOMEM;
 	set_error(err, path, "out of memory");
 out:
-	for (k = 0; k < n; k++)
-		free(names[k]);
-	free(names);
+	cfg_names_free(names, n);
 	free(what);
 	free(data);
 	cfg_free(root);

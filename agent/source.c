@@ -82,42 +82,19 @@ fnv_stat(uint64_t h, const struct stat *st)
 }
 
 static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int
 dir_identity(const char *path, const struct stat *dst, uint64_t *fp)
 {
 	DIR *d;
-	struct dirent *de;
 	char **names = NULL;
-	size_t n = 0, cap = 0, i;
+	size_t n = 0, i;
 	uint64_t h = 0xcbf29ce484222325ull;
 	int rc = -ENOMEM;
 
 	if ((d = opendir(path)) == NULL)
 		return -errno;
 	h = fnv_stat(h, dst);
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (n == cap) {
-			size_t c = cap ? cap * 2 : 16;
-			char **v = realloc(names, c * sizeof(*v));
-
-			if (v == NULL)
-				goto out;
-			names = v;
-			cap = c;
-		}
-		if ((names[n] = strdup(de->d_name)) == NULL)
-			goto out;
-		n++;
-	}
-	if (n > 0)
-		qsort(names, n, sizeof(*names), cmp_str);
+	if ((rc = cfg_dir_names(d, &names, &n)) != 0)
+		goto out;
 	for (i = 0; i < n; i++) {
 		struct stat st;
 
@@ -128,9 +105,7 @@ dir_identity(const char *path, const struct stat *dst, uint64_t *fp)
 	*fp = h;
 	rc = 0;
 out:
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	cfg_names_free(names, n);
 	closedir(d);
 	return rc;
 }

@@ -22,6 +22,7 @@
 #ifndef HOTCFGD_TREE_H
 #define HOTCFGD_TREE_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -90,6 +91,12 @@ int cfg_load_file(const char *path, unsigned source,
 int cfg_load_files(const struct cfg_file *files, size_t n, unsigned source,
     const struct cfg_limits *lim, struct cfg_node **out,
     struct cfg_error *err);
+
+/* The visible names of an open directory (not starting with '.'),
+ * sorted bytewise, as directory sources see them: a malloc'd array of
+ * malloc'd strings, freed with cfg_names_free().  0, -ENOMEM, -errno. */
+int cfg_dir_names(DIR *d, char ***names, size_t *n);
+void cfg_names_free(char **names, size_t n);
 
 /* Read a directory (regular files, and symlinks to them, not hidden) and
  * load it as cfg_load_files() does, one file at a time.  Anything else

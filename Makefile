@@ -173,6 +173,7 @@ run: deps
 	$(HOTCFGD) -c examples/hotcfgd.yaml
 
 san:
+	LSAN_OPTIONS="suppressions=$(CURDIR)/tests/lsan.supp $(LSAN_OPTIONS)" \
 	$(MAKE) BUILD=build/san OPT=-O1 \
 	    SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    check

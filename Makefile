@@ -200,13 +200,16 @@ bench: deps
 	HOTCFG_BUILD=$(abspath $(BUILD)) tests/bench/run.sh
 
 # libFuzzer targets, built with clang from source by tests/fuzz/run.sh.
+FUZZ_DEPS := clang libclang-rt-14-dev
 fuzz:
-	tests/fuzz/run.sh --build
+	@.ci/deps $(FUZZ_DEPS)
+	FUZZ_BUILD=$(abspath $(BUILD))/fuzz tests/fuzz/run.sh --build
 
 # The long checks: everything in check, then each fuzzer for 60 s on its
 # checked-in corpus, then the torture run for three minutes.
 check-long: check
-	tests/fuzz/run.sh 60
+	@.ci/deps $(FUZZ_DEPS)
+	FUZZ_BUILD=$(abspath $(BUILD))/fuzz tests/fuzz/run.sh 60
 	$(MAKE) torture
 
 # Readers verifying every snapshot while sources are edited in every style

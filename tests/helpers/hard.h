@@ -172,15 +172,24 @@ th_writef(const char *path, const char *fmt, ...)
 	return rc;
 }
 
-/* Write a temporary file beside path and rename it over path, as most
- * editors and configuration tools do. */
+/*
+ * Write a temporary file beside path and rename it over path, as most
+ * editors and configuration tools do.  The temporary name is hidden
+ * (".NAME.tmp-PID"), as a careful writer makes it: a directory source
+ * publishes every visible file it finds, so a visible temporary file that
+ * is there when the agent starts or rescans is, rightly, published until
+ * the rename (hotcfgd(8)).
+ */
 static inline int
 th_write_rename(const char *path, const char *text)
 {
 	char tmp[4096];
+	const char *base = strrchr(path, '/');
 	int rc;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path, (long)getpid());
+	base = base ? base + 1 : path;
+	snprintf(tmp, sizeof(tmp), "%.*s.%s.tmp-%ld", (int)(base - path), path,
+	    base, (long)getpid());
 	if ((rc = th_write(tmp, text)) != 0)
 		return rc;
 	if (rename(tmp, path) != 0) {

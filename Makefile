@@ -188,8 +188,8 @@ tsan: deps
 	$(MAKE) tests
 	$(MAKE) BUILD=build/tsan OPT=-O1 \
 	    SANFLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
-	    $(filter-out $(ALIB) $(PCFILE),$(BINS)) \
-	    $(patsubst $(BUILD)/%,build/tsan/%,$(HELPERS) $(EXAMPLES))
+	    $(patsubst $(BUILD)/%,build/tsan/%,$(filter-out $(ALIB) $(PCFILE),\
+	    $(BINS)) $(HELPERS) $(BENCHES) $(EXAMPLES))
 	HOTCFG_BUILD=$(abspath build/tsan) \
 	    TSAN_OPTIONS="halt_on_error=1 exitcode=66 $(TSAN_OPTIONS)" \
 	    tests/run-tests $(TESTS)

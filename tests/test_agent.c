@@ -37,6 +37,7 @@
 #include "hotcfg.h"
 #include "log.h"
 #include "pending.h"
+#include "helpers/proc.h"
 
 #define WAIT_MS 10000           /* for anything we expect to happen */
 #define QUIET_US 300000         /* for anything we expect not to */
@@ -168,58 +169,21 @@ hotcfgd_path(void)
 	return fmt("%s/hotcfgd", b ? b : "build");
 }
 
-/*
- * Start hotcfgd with args (NULL-terminated, without argv[0]); stdout and
- * stderr go to `out` (NULL: the agent log).  The child dies with us.
- */
+/* Start hotcfgd with args; its output goes to `out` (NULL: the agent
+ * log).  The child dies with us. */
 static pid_t
 spawn(const char *out, const char *const *args)
 {
-	const char *argv[32];
-	size_t n = 0;
-	pid_t pid;
+	pid_t pid = proc_spawn(hotcfgd_path(), out ? out : logpath, args);
 
-	argv[n++] = hotcfgd_path();
-	while (*args != NULL && n < 31)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	pid = fork();
 	cr_assert(pid >= 0);
-	if (pid == 0) {
-		int fd = open(out ? out : logpath, O_WRONLY | O_CREAT |
-		    O_APPEND, 0644);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
 	return pid;
 }
 
-/* Wait for pid with a timeout; its exit status, or -1 (then killed). */
 static int
 reap(pid_t pid, int timeout_ms)
 {
-	int st, waited = 0;
-
-	for (;;) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-
-		if (r == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) :
-			    128 + WTERMSIG(st);
-		if (waited >= timeout_ms) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			return -1;
-		}
-		usleep(10000);
-		waited += 10;
-	}
+	return proc_reap(pid, timeout_ms);
 }
 
 /* Run hotcfgd to completion; its exit status, its output in *out. */

@@ -33,6 +33,7 @@
 
 #include "hotcfg.h"
 #include "helpers/k8sserver.h"
+#include "helpers/proc.h"
 
 #define WAIT_MS 10000           /* for anything we expect to happen */
 #define QUIET_US 300000         /* for anything we expect not to */
@@ -130,59 +131,21 @@ build_path(const char *prog)
 	return fmt("%s/%s", b ? b : "build", prog);
 }
 
-/*
- * Start `prog` with args (NULL-terminated, without argv[0]); stdout and
- * stderr go to `out` (NULL: the agent log).  The child dies with us.
- */
+/* Start `prog` with args; its output goes to `out` (NULL: the agent
+ * log).  The child dies with us. */
 static pid_t
 spawn(const char *prog, const char *out, const char *const *args)
 {
-	const char *argv[40];
-	size_t n = 0;
-	pid_t pid;
+	pid_t pid = proc_spawn(prog, out ? out : logpath, args);
 
-	argv[n++] = prog;
-	while (*args != NULL && n < 39)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	pid = fork();
 	cr_assert(pid >= 0);
-	if (pid == 0) {
-		int fd = open(out ? out : logpath, O_WRONLY | O_CREAT |
-		    O_APPEND, 0644);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
 	return pid;
 }
 
-/* Wait for pid with a timeout; its exit status, or -1 (then killed). */
 static int
 reap(pid_t pid, int timeout_ms)
 {
-	int st, waited = 0;
-
-	for (;;) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-
-		if (r == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) :
-			    128 + WTERMSIG(st);
-		if (waited >= timeout_ms) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			return -1;
-		}
-		usleep(10000);
-		waited += 10;
-	}
+	return proc_reap(pid, timeout_ms);
 }
 
 /* Run a program of the build to completion (at most 40 s: -n asks the

@@ -5,7 +5,8 @@
  * Validation runs once per mapped snapshot and is the only place that
  * distrusts the blob: after it, every offset the lookups follow is known to
  * be in bounds, every key and text is NUL-terminated inside the blob, the
- * keys are strictly sorted and the hash index has an empty slot (so a probe
+ * keys are strictly sorted, every used index slot names a distinct good
+ * record, and some bucket of the index has an empty slot (so a probe
  * ends).  A hostile blob that keeps the checksum right can still lie about
  * its values, but it cannot make a reader touch memory outside the mapping.
  */
@@ -42,25 +43,7 @@ hc_blob_content(const void *blob, size_t size)
 static inline const struct hc_rec *
 rec_at(const struct hotcfg_snap *s, uint32_t off)
 {
-	return (const struct hc_rec *)(s->base + off);
-}
-
-static inline const char *
-rec_key(const struct hc_rec *r)
-{
-	return (const char *)r + hc_rec_keyoff(r->type);
-}
-
-static inline const char *
-rec_text(const struct hc_rec *r)
-{
-	return rec_key(r) + r->klen + 1;
-}
-
-static inline const void *
-rec_value(const struct hc_rec *r)
-{
-	return r + 1;
+	return (const struct hc_rec *)(const void *)(s->base + off);
 }
 
 static int
@@ -79,29 +62,47 @@ rec_ok(const unsigned char *base, uint64_t off, uint64_t lo, uint64_t hi,
 {
 	const struct hc_rec *r;
 	const char *key;
-	uint64_t end;
+	uint64_t end, klen, tlen, src;
+	unsigned tb, t;
 
 	if (off < lo || off % 8 != 0 || off + sizeof(*r) > hi)
 		return 0;
-	r = (const struct hc_rec *)(base + off);
-	if (r->type > HOTCFG_SEQ || r->source >= nsources)
+	r = (const struct hc_rec *)(const void *)(base + off);
+	tb = r->type;
+	if ((tb & ~(HC_REC_TYPE | HC_REC_EXT)) != 0)
 		return 0;
-	end = off + hc_rec_len(r->type, r->klen, r->vlen);
+	t = tb & HC_REC_TYPE;
+	if (tb & HC_REC_EXT) {
+		const struct hc_rec_ext *x = hc_rec_ext(r);
+		if (off + sizeof(*r) + sizeof(*x) > hi ||
+		    r->klen != 0 || r->source != 0)
+			return 0;
+		klen = x->klen;
+		src = x->source;
+		/* Only where the short header cannot say it. */
+		if (klen <= HC_REC_KLEN_MAX && src <= HC_REC_SRC_MAX)
+			return 0;
+	} else {
+		klen = r->klen;
+		src = r->source;
+	}
+	if (src >= nsources)
+		return 0;
+	tlen = hc_type_is_container(t) ? 0 : r->vlen;
+	end = off + hc_rec_len(tb, klen, tlen);
 	if (end > hi)
 		return 0;
-	key = (const char *)r + hc_rec_keyoff(r->type);
-	if (key[r->klen] != '\0' || key[r->klen + 1 + r->vlen] != '\0')
+	key = (const char *)r + hc_rec_keyoff(tb);
+	if (key[klen] != '\0' || key[klen + 1 + tlen] != '\0')
 		return 0;
-	if (memchr(key, '\0', r->klen) != NULL)
+	if (memchr(key, '\0', klen) != NULL)
 		return 0;
-	if (r->type == HOTCFG_BOOL) {
+	if (t == HOTCFG_BOOL) {
 		uint64_t u;
-		memcpy(&u, r + 1, 8);
+		memcpy(&u, hc_rec_value(r), 8);
 		if (u > 1)
 			return 0;
 	}
-	if ((r->type == HOTCFG_MAP || r->type == HOTCFG_SEQ) && r->vlen != 0)
-		return 0;
 	return 1;
 }
 
@@ -110,9 +111,9 @@ hc_snap_validate(const void *blob, size_t size, struct hotcfg_snap *v)
 {
 	const unsigned char *base = blob;
 	const struct hc_snap_hdr *h = blob;
-	uint64_t nslots, used = 0, words, *seen = NULL;
+	uint64_t nbuckets, nslots, used = 0, open = 0, words, *seen = NULL;
 	const uint32_t *order, *srcoff;
-	const struct hc_slot *slots;
+	const struct hc_bucket *index;
 
 	if (size < sizeof(*h) || ((uintptr_t)blob & 7) != 0)
 		return HOTCFG_ECORRUPT;
@@ -126,13 +127,14 @@ hc_snap_validate(const void *blob, size_t size, struct hotcfg_snap *v)
 		return HOTCFG_ECORRUPT;
 	if (h->checksum != hc_blob_checksum(blob, size))
 		return HOTCFG_ECORRUPT;
-	if (h->slots_log2 < 3 || h->slots_log2 > 30)
+	if (h->buckets_log2 > HC_BUCKETS_LOG2_MAX)
 		return HOTCFG_ECORRUPT;
-	nslots = UINT64_C(1) << h->slots_log2;
+	nbuckets = UINT64_C(1) << h->buckets_log2;
+	nslots = nbuckets * HC_BUCKET_SLOTS;
 	if (h->count >= nslots || h->nsources == 0)
 		return HOTCFG_ECORRUPT;
-	if (h->off_slots < sizeof(*h) || h->off_slots % 8 != 0 ||
-	    h->off_slots + nslots * sizeof(struct hc_slot) > h->off_order ||
+	if (h->off_index < sizeof(*h) || h->off_index % HC_LINE != 0 ||
+	    h->off_index + nbuckets * sizeof(struct hc_bucket) > h->off_order ||
 	    h->off_order % 4 != 0 ||
 	    h->off_order + (uint64_t)h->count * 4 > h->off_records ||
 	    h->off_records % 8 != 0 || h->off_records > h->off_sources ||
@@ -140,9 +142,9 @@ hc_snap_validate(const void *blob, size_t size, struct hotcfg_snap *v)
 	    h->off_sources + (uint64_t)h->nsources * 4 > size)
 		return HOTCFG_ECORRUPT;
 
-	order = (const uint32_t *)(base + h->off_order);
-	slots = (const struct hc_slot *)(base + h->off_slots);
-	srcoff = (const uint32_t *)(base + h->off_sources);
+	order = (const uint32_t *)(const void *)(base + h->off_order);
+	index = (const struct hc_bucket *)(const void *)(base + h->off_index);
+	srcoff = (const uint32_t *)(const void *)(base + h->off_sources);
 
 	/*
 	 * Records are checked once, in key order, which is also the order
@@ -165,9 +167,8 @@ hc_snap_validate(const void *blob, size_t size, struct hotcfg_snap *v)
 		if (i > 0) {
 			const struct hc_rec *a = (const void *)(base + order[i - 1]);
 			const struct hc_rec *b = (const void *)(base + order[i]);
-			const char *ka = (const char *)a + hc_rec_keyoff(a->type);
-			const char *kb = (const char *)b + hc_rec_keyoff(b->type);
-			if (keycmp(ka, a->klen, kb, b->klen) >= 0)
+			if (keycmp(hc_rec_key(a), hc_rec_klen(a), hc_rec_key(b),
+			    hc_rec_klen(b)) >= 0)
 				goto corrupt;
 		}
 		if (seen) {
@@ -175,27 +176,44 @@ hc_snap_validate(const void *blob, size_t size, struct hotcfg_snap *v)
 			seen[bit / 64] |= UINT64_C(1) << (bit % 64);
 		}
 	}
-	for (uint64_t i = 0; i < nslots; i++) {
-		uint32_t off = slots[i].off;
+	/*
+	 * The index: a used slot has a non-zero tag and names a good record
+	 * that no other slot names, an empty slot is all zero, and some
+	 * bucket has an empty slot, so that every probe ends.
+	 */
+	for (uint64_t k = 0; k < nbuckets; k++) {
+		const struct hc_bucket *b = &index[k];
+		unsigned empty = 0;
 
-		if (off == 0)
-			continue;
-		used++;
-		if (seen) {
-			uint64_t bit = (uint64_t)(off - h->off_records) / 8;
-			if (off < h->off_records || off >= h->off_sources ||
-			    off % 8 != 0 ||
-			    !(seen[bit / 64] & (UINT64_C(1) << (bit % 64))))
+		for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+			uint32_t off = b->off[i];
+
+			if (off == 0) {
+				if (b->tag[i] != 0)
+					goto corrupt;
+				empty = 1;
+				continue;
+			}
+			if (b->tag[i] == 0)
 				goto corrupt;
-			seen[bit / 64] &= ~(UINT64_C(1) << (bit % 64));
-		} else if (!rec_ok(base, off, h->off_records, h->off_sources,
-		    h->nsources)) {
-			goto corrupt;
+			used++;
+			if (seen) {
+				uint64_t bit = (uint64_t)(off - h->off_records) / 8;
+				if (off < h->off_records ||
+				    off >= h->off_sources || off % 8 != 0 ||
+				    !(seen[bit / 64] & (UINT64_C(1) << (bit % 64))))
+					goto corrupt;
+				seen[bit / 64] &= ~(UINT64_C(1) << (bit % 64));
+			} else if (!rec_ok(base, off, h->off_records,
+			    h->off_sources, h->nsources)) {
+				goto corrupt;
+			}
 		}
+		open += empty;
 	}
 	free(seen);
 	seen = NULL;
-	if (used != h->count)
+	if (used != h->count || open == 0)
 		return HOTCFG_ECORRUPT;
 	{
 		uint64_t names = h->off_sources + (uint64_t)h->nsources * 4;
@@ -208,10 +226,10 @@ hc_snap_validate(const void *blob, size_t size, struct hotcfg_snap *v)
 
 	v->base = base;
 	v->size = size;
-	v->slots = slots;
+	v->index = index;
 	v->order = order;
 	v->sources = srcoff;
-	v->mask = nslots - 1;
+	v->bmask = nbuckets - 1;
 	v->seed = h->seed;
 	v->generation = h->generation;
 	v->time_ns = h->time_ns;
@@ -246,24 +264,11 @@ hc_snap_unwrap(hotcfg_snap *s)
 	free(s);
 }
 
-/* The point lookup: hash, probe the index, compare the key in place. */
+/* The point lookup: see hc_snap_find() in snap.h. */
 static const struct hc_rec *
 find(const struct hotcfg_snap *s, const char *key)
 {
-	size_t len = strlen(key);
-	uint64_t hv = hc_key_hash(key, len, s->seed);
-	uint32_t tag = (uint32_t)(hv >> 32);
-
-	for (uint64_t i = hv & s->mask;; i = (i + 1) & s->mask) {
-		const struct hc_slot *sl = &s->slots[i];
-		if (sl->off == 0)
-			return NULL;
-		if (sl->tag == tag) {
-			const struct hc_rec *r = rec_at(s, sl->off);
-			if (r->klen == len && memcmp(rec_key(r), key, len) == 0)
-				return r;
-		}
-	}
+	return hc_snap_find(s, key, strlen(key));
 }
 
 uint64_t
@@ -311,9 +316,9 @@ hotcfg_get_int(const hotcfg_snap *s, const char *key, int64_t *out)
 
 	if (r == NULL)
 		return -ENOENT;
-	if (r->type != HOTCFG_INT)
+	if (hc_rec_type(r) != HOTCFG_INT)
 		return HOTCFG_ETYPE;
-	memcpy(out, rec_value(r), sizeof(*out));
+	memcpy(out, hc_rec_value(r), sizeof(*out));
 	return 0;
 }
 
@@ -325,12 +330,12 @@ hotcfg_get_float(const hotcfg_snap *s, const char *key, double *out)
 
 	if (r == NULL)
 		return -ENOENT;
-	if (r->type == HOTCFG_FLOAT) {
-		memcpy(out, rec_value(r), sizeof(*out));
+	if (hc_rec_type(r) == HOTCFG_FLOAT) {
+		memcpy(out, hc_rec_value(r), sizeof(*out));
 		return 0;
 	}
-	if (r->type == HOTCFG_INT) {
-		memcpy(&i, rec_value(r), sizeof(i));
+	if (hc_rec_type(r) == HOTCFG_INT) {
+		memcpy(&i, hc_rec_value(r), sizeof(i));
 		*out = (double)i;
 		return 0;
 	}
@@ -345,9 +350,9 @@ hotcfg_get_bool(const hotcfg_snap *s, const char *key, bool *out)
 
 	if (r == NULL)
 		return -ENOENT;
-	if (r->type != HOTCFG_BOOL)
+	if (hc_rec_type(r) != HOTCFG_BOOL)
 		return HOTCFG_ETYPE;
-	memcpy(&u, rec_value(r), sizeof(u));
+	memcpy(&u, hc_rec_value(r), sizeof(u));
 	*out = u != 0;
 	return 0;
 }
@@ -359,9 +364,9 @@ hotcfg_get_str(const hotcfg_snap *s, const char *key, const char **out)
 
 	if (r == NULL)
 		return -ENOENT;
-	if (r->type != HOTCFG_STR)
+	if (hc_rec_type(r) != HOTCFG_STR)
 		return HOTCFG_ETYPE;
-	*out = rec_text(r);
+	*out = hc_rec_text(r);
 	return 0;
 }
 
@@ -373,10 +378,10 @@ hotcfg_get_bytes(const hotcfg_snap *s, const char *key, const void **data,
 
 	if (r == NULL)
 		return -ENOENT;
-	if (r->type != HOTCFG_BYTES && r->type != HOTCFG_STR)
+	if (hc_rec_type(r) != HOTCFG_BYTES && hc_rec_type(r) != HOTCFG_STR)
 		return HOTCFG_ETYPE;
-	*data = rec_text(r);
-	*len = r->vlen;
+	*data = hc_rec_text(r);
+	*len = hc_rec_tlen(r);
 	return 0;
 }
 
@@ -384,29 +389,29 @@ static void
 fill_entry(const struct hc_rec *r, hotcfg_entry *e)
 {
 	memset(e, 0, sizeof(*e));
-	e->key = rec_key(r);
-	e->key_len = r->klen;
-	e->type = r->type;
-	e->text = rec_text(r);
-	e->text_len = r->vlen;
-	e->source = r->source;
-	switch (r->type) {
+	e->key = hc_rec_key(r);
+	e->key_len = hc_rec_klen(r);
+	e->type = hc_rec_type(r);
+	e->text = hc_rec_text(r);
+	e->text_len = hc_rec_tlen(r);
+	e->source = hc_rec_source(r);
+	switch (hc_rec_type(r)) {
 	case HOTCFG_BOOL: {
 		uint64_t u;
-		memcpy(&u, rec_value(r), 8);
+		memcpy(&u, hc_rec_value(r), 8);
 		e->b = u != 0;
 		break;
 	}
 	case HOTCFG_INT:
-		memcpy(&e->i, rec_value(r), 8);
+		memcpy(&e->i, hc_rec_value(r), 8);
 		e->f = (double)e->i;
 		break;
 	case HOTCFG_FLOAT:
-		memcpy(&e->f, rec_value(r), 8);
+		memcpy(&e->f, hc_rec_value(r), 8);
 		break;
 	case HOTCFG_MAP:
 	case HOTCFG_SEQ:
-		e->count = r->count;
+		e->count = r->vlen;
 		break;
 	}
 }
@@ -429,7 +434,7 @@ hotcfg_get_type(const hotcfg_snap *s, const char *key, int *type)
 
 	if (r == NULL)
 		return -ENOENT;
-	*type = r->type;
+	*type = hc_rec_type(r);
 	return 0;
 }
 
@@ -440,9 +445,9 @@ hotcfg_get_count(const hotcfg_snap *s, const char *key, size_t *out)
 
 	if (r == NULL)
 		return -ENOENT;
-	if (r->type != HOTCFG_MAP && r->type != HOTCFG_SEQ)
+	if (hc_rec_type(r) != HOTCFG_MAP && hc_rec_type(r) != HOTCFG_SEQ)
 		return HOTCFG_ETYPE;
-	*out = r->count;
+	*out = r->vlen;
 	return 0;
 }
 
@@ -455,7 +460,7 @@ lower_bound(const struct hotcfg_snap *s, const char *key, size_t len)
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 		const struct hc_rec *r = rec_at(s, s->order[mid]);
-		if (keycmp(rec_key(r), r->klen, key, len) < 0)
+		if (keycmp(hc_rec_key(r), hc_rec_klen(r), key, len) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -481,11 +486,11 @@ hotcfg_next(const hotcfg_snap *s, const char *prefix, size_t *cursor,
 		i = *cursor - 1;
 	for (; i < s->count; i++) {
 		const struct hc_rec *r = rec_at(s, s->order[i]);
-		const char *k = rec_key(r);
+		const char *k = hc_rec_key(r);
 		if (plen) {
-			if (r->klen < plen || memcmp(k, prefix, plen) != 0)
+			if (hc_rec_klen(r) < plen || memcmp(k, prefix, plen) != 0)
 				break;
-			if (r->klen > plen && k[plen] != '.' && k[plen] != '[')
+			if (hc_rec_klen(r) > plen && k[plen] != '.' && k[plen] != '[')
 				continue;
 		}
 		fill_entry(r, e);

@@ -1,6 +1,7 @@
 /*
  * test_snapshot.c - the snapshot format on its own: builder, validator,
- * lookups and iteration, and the validator's refusal of damaged blobs.
+ * lookups (through the vector and the scalar tag compare) and iteration,
+ * and the validator's refusal of damaged and hostile blobs.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -10,6 +11,7 @@
 
 #include "hotcfg.h"
 #include "internal.h"
+#include "snap.h"
 
 static hotcfg_entry
 ent(const char *key, int type)
@@ -361,4 +363,365 @@ Test(snapshot, strerror_covers_library_and_errno_codes)
 	cr_assert_str_eq(hotcfg_type_name(HOTCFG_SEQ), "seq");
 	cr_assert_str_eq(hotcfg_type_name(99), "unknown");
 	cr_assert_str_eq(hotcfg_version(), HOTCFG_VERSION_STRING);
+}
+
+/* ------------------------------------------------------------------ */
+/* Format version 2: buckets, short record headers, the extension.      */
+/* ------------------------------------------------------------------ */
+
+/* Re-checksum a blob the test changed, so the structural checks behind
+ * the checksum are what refuses it. */
+static void
+reseal(void *blob, size_t size)
+{
+	struct hc_snap_hdr *h = blob;
+	h->checksum = hc_blob_checksum(blob, size);
+}
+
+static void
+build_ints(unsigned n, const char *fmt, void **blob, size_t *size)
+{
+	struct hc_builder *b;
+	char key[64];
+
+	cr_assert_eq(hc_builder_new(&b), 0);
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), fmt, i);
+		add_int(b, key, (int64_t)i * 11);
+	}
+	cr_assert_eq(hc_builder_finish(b, 0, blob, size, NULL), 0);
+	hc_builder_free(b);
+}
+
+Test(snapshot, vector_and_scalar_tag_compares_agree)
+{
+	struct hc_bucket bk;
+	uint64_t rs = 12345;
+
+	for (int round = 0; round < 20000; round++) {
+		uint32_t tag;
+		for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+			rs = rs * 6364136223846793005u + 1442695040888963407u;
+			/* Few distinct values, so that matches and repeats
+			 * are common; some slots empty (tag 0). */
+			bk.tag[i] = (uint32_t)(rs >> 61) * 0x40000001u;
+			bk.off[i] = bk.tag[i] ? 8 * i + 8 : 0;
+		}
+		tag = hc_tag((uint64_t)(round % 9) * 0x40000001u << 32);
+		unsigned want = 0;
+		for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++)
+			if (bk.tag[i] == tag)
+				want |= 1u << i;
+		cr_assert_eq(hc_bucket_match_scalar(&bk, tag), want);
+		cr_assert_eq(hc_bucket_match(&bk, tag), want);
+#ifdef HC_SNAP_SSE2
+		cr_assert_eq(hc_bucket_match_sse2(&bk, tag), want);
+#endif
+	}
+	cr_assert_eq(hc_tag(0), 1u, "tag 0 is reserved for empty slots");
+	cr_assert_eq(hc_tag(UINT64_C(0xffffffff)), 1u);
+	cr_assert_eq(hc_tag(UINT64_C(7) << 32), 7u);
+}
+
+/* Every key found, every absent key not, by both lookups. */
+static void
+check_lookups(const hotcfg_snap *s, unsigned n, const char *fmt)
+{
+	char key[64];
+
+	for (unsigned i = 0; i < 2 * n; i++) {
+		snprintf(key, sizeof(key), fmt, i);
+		size_t len = strlen(key);
+		const struct hc_rec *v = hc_snap_find_with(s, key, len, 0);
+		const struct hc_rec *c = hc_snap_find_with(s, key, len, 1);
+		cr_assert_eq(v, c, "%s: vector and scalar lookups disagree", key);
+		if (i < n) {
+			int64_t x;
+			cr_assert_not_null(v, "%s not found", key);
+			cr_assert_eq(hotcfg_get_int(s, key, &x), 0);
+			cr_assert_eq(x, (int64_t)i * 11);
+		} else {
+			cr_assert_null(v, "%s found", key);
+		}
+	}
+}
+
+Test(snapshot, keys_leave_full_buckets_only_and_probes_wrap)
+{
+	unsigned spilled = 0, wrapped = 0, tries = 0, pref = 0, keys = 0;
+
+	/* Many small snapshots of 10 keys in 2 buckets: in some, more than
+	 * 8 keys share a bucket, and the last bucket's overflow wraps to
+	 * bucket 0.  Check the layout the builder promises (a key is out of
+	 * its home bucket only when that is full; right tags; most keys in
+	 * their preferred slot) and both lookups on those. */
+	while ((wrapped < 3 || spilled < 10) && tries < 20000) {
+		char fmt[32];
+		void *blob;
+		size_t size;
+		hotcfg_snap *s;
+
+		snprintf(fmt, sizeof(fmt), "t%u.k%%u", tries++);
+		build_ints(10, fmt, &blob, &size);
+		cr_assert_eq(hc_snap_wrap(blob, size, &s), 0);
+		cr_assert_eq(s->bmask, 1);
+		for (uint64_t k = 0; k <= s->bmask; k++) {
+			const struct hc_bucket *b = &s->index[k];
+			for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+				const struct hc_rec *r;
+				uint64_t hv;
+
+				if (b->off[i] == 0) {
+					cr_assert_eq(b->tag[i], 0);
+					continue;
+				}
+				r = (const void *)(s->base + b->off[i]);
+				hv = hc_key_hash(hc_rec_key(r), hc_rec_klen(r),
+				    s->seed);
+				cr_assert_eq(b->tag[i], hc_tag(hv));
+				keys++;
+				pref += hc_pref_slot(b->tag[i]) == i;
+				if ((hv & s->bmask) != k) {
+					/* Out of its home bucket: only
+					 * because that one is full. */
+					cr_assert(!hc_bucket_has_room(
+					    &s->index[hv & s->bmask]));
+					spilled++;
+					wrapped += k < (hv & s->bmask);
+				}
+			}
+		}
+		check_lookups(s, 10, fmt);
+		hc_snap_unwrap(s);
+		free(blob);
+	}
+	cr_assert_geq(wrapped, 3, "no wrapped probe in %u snapshots", tries);
+	cr_assert_geq(spilled, 10);
+	cr_assert_gt(pref, keys / 2, "%u of %u keys in their preferred slot",
+	    pref, keys);
+}
+
+Test(snapshot, large_snapshot_lookups_agree)
+{
+	void *blob;
+	size_t size;
+	hotcfg_snap *s;
+
+	build_ints(60000, "svc.item-%u.port", &blob, &size);
+	cr_assert_eq(hc_snap_wrap(blob, size, &s), 0);
+	check_lookups(s, 60000, "svc.item-%u.port");
+	hc_snap_unwrap(s);
+	free(blob);
+}
+
+Test(snapshot, long_keys_and_many_sources_take_the_extension)
+{
+	struct hc_builder *b;
+	void *blob;
+	size_t size, cur = 0, n = 0;
+	hotcfg_snap *s;
+	hotcfg_entry e, got;
+	char *longkey = malloc(70001), name[32];
+	unsigned id;
+	int64_t v;
+
+	cr_assert_eq(hc_builder_new(&b), 0);
+	for (unsigned i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "src-%u", i);
+		cr_assert_eq(hc_builder_source(b, name, &id), 0);
+	}
+	memset(longkey, 'k', 70000);
+	longkey[70000] = '\0';
+	e = ent(longkey, HOTCFG_INT);           /* long key, low source */
+	e.i = -5;
+	e.source = 3;
+	cr_assert_eq(hc_builder_add(b, &e), 0);
+	e = ent("high.source", HOTCFG_FLOAT);   /* short key, source 299 */
+	e.f = 1.5;
+	e.source = 299;
+	cr_assert_eq(hc_builder_add(b, &e), 0);
+	e = ent("edge.source", HOTCFG_BOOL);    /* the last short source */
+	e.b = true;
+	e.source = 255;
+	cr_assert_eq(hc_builder_add(b, &e), 0);
+	e = ent("big.map", HOTCFG_MAP);         /* count in the header */
+	e.count = 4000000000u;
+	e.source = 256;
+	cr_assert_eq(hc_builder_add(b, &e), 0);
+	longkey[65535] = '\0';                  /* the longest short key */
+	e = ent(longkey, HOTCFG_STR);
+	e.text = "edge";
+	e.text_len = 4;
+	cr_assert_eq(hc_builder_add(b, &e), 0);
+	cr_assert_eq(hc_builder_finish(b, 0, &blob, &size, NULL), 0);
+	hc_builder_free(b);
+	cr_assert_eq(hc_snap_wrap(blob, size, &s), 0);
+
+	longkey[65535] = 'k';
+	cr_assert_eq(hotcfg_get(s, longkey, &got), 0);
+	cr_assert_eq(got.key_len, 70000);
+	cr_assert_eq(got.i, -5);
+	cr_assert_eq(got.source, 3);
+	cr_assert_str_eq(got.text, "-5");
+	cr_assert_eq(hotcfg_get_int(s, longkey, &v), 0);
+	cr_assert_eq(v, -5);
+	cr_assert_eq(hotcfg_get(s, "high.source", &got), 0);
+	cr_assert_eq(got.f, 1.5);
+	cr_assert_eq(got.source, 299);
+	cr_assert_str_eq(hotcfg_snap_source(s, got.source), "src-299");
+	cr_assert_eq(hotcfg_get(s, "edge.source", &got), 0);
+	cr_assert(got.b);
+	cr_assert_eq(got.source, 255);
+	cr_assert_eq(hotcfg_get(s, "big.map", &got), 0);
+	cr_assert_eq(got.count, 4000000000u);
+	cr_assert_eq(got.text_len, 0);
+	cr_assert_str_eq(got.text, "");
+	cr_assert_eq(got.source, 256);
+	longkey[65535] = '\0';
+	cr_assert_eq(hotcfg_get(s, longkey, &got), 0);
+	cr_assert_eq(got.key_len, 65535);
+	cr_assert_str_eq(got.text, "edge");
+	while (hotcfg_next(s, NULL, &cur, &got) == 0)
+		n++;
+	cr_assert_eq(n, 5);
+
+	/* Which records took the extension, and the records are sound. */
+	for (uint32_t i = 0; i < s->count; i++) {
+		const struct hc_rec *r = (const void *)(s->base + s->order[i]);
+		int ext = hc_rec_klen(r) > 65535 || hc_rec_source(r) > 255;
+		cr_assert_eq(!!(r->type & HC_REC_EXT), ext, "%.20s", hc_rec_key(r));
+		cr_assert_eq(s->order[i] % 8, 0);
+		if (hc_type_has_value(hc_rec_type(r)))
+			cr_assert_eq((uintptr_t)hc_rec_value(r) % 8, 0);
+	}
+	hc_snap_unwrap(s);
+	free(blob);
+	free(longkey);
+}
+
+Test(snapshot, other_format_versions_are_refused)
+{
+	void *blob;
+	size_t size;
+	hotcfg_snap *s;
+	struct hc_snap_hdr *h;
+
+	build_sample(&blob, &size);
+	h = blob;
+	cr_assert_eq(h->version, 2);
+	h->version = 1;         /* an older agent's snapshot */
+	reseal(blob, size);
+	cr_assert_eq(hc_snap_wrap(blob, size, &s), HOTCFG_ECORRUPT);
+	h->version = 3;         /* a newer one */
+	reseal(blob, size);
+	cr_assert_eq(hc_snap_wrap(blob, size, &s), HOTCFG_EVERSION);
+	h->version = 2;
+	reseal(blob, size);
+	cr_assert_eq(hc_snap_wrap(blob, size, &s), 0);
+	hc_snap_unwrap(s);
+	free(blob);
+}
+
+/*
+ * Hostile blobs with a right checksum: each change must be refused by
+ * the structural checks.
+ */
+enum hostile {
+	H_TAG0,          /* a used slot with tag 0 */
+	H_TAG_NO_OFF,    /* an empty slot with a tag */
+	H_DUP,           /* two slots naming one record */
+	H_MIDREC,        /* a slot into the middle of a record */
+	H_OUTSIDE,       /* a slot past the records */
+	H_TYPEBITS,      /* unknown bits in a type byte */
+	H_EXT_SHORT,     /* the extension where the short header does */
+	H_SOURCE,        /* a source index past the sources */
+	H_LOG2,          /* more buckets than the blob holds */
+	H_COUNT          /* count no smaller than the slots */
+};
+
+/* A bucket with two used slots u0, u1 and an empty one e. */
+struct pick {
+	struct hc_bucket *b;
+	unsigned u0, u1, e;
+};
+
+static struct pick
+pick_bucket(const hotcfg_snap *s)
+{
+	for (uint64_t k = 0; k <= s->bmask; k++) {
+		struct hc_bucket *b = (struct hc_bucket *)&s->index[k];
+		struct pick p = { b, 8, 8, 8 };
+		for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+			if (b->off[i] == 0)
+				p.e = i;
+			else if (p.u0 == 8)
+				p.u0 = i;
+			else
+				p.u1 = i;
+		}
+		if (p.u1 < 8 && p.e < 8)
+			return p;
+	}
+	cr_assert_fail("no bucket with two used slots and an empty one");
+	return (struct pick){ NULL, 0, 0, 0 };
+}
+
+Test(snapshot, hostile_index_and_records_are_refused)
+{
+	for (int v = H_TAG0; v <= H_COUNT; v++) {
+		void *blob;
+		size_t size;
+		hotcfg_snap *s, view;
+		struct pick pk;
+		struct hc_snap_hdr *h;
+		struct hc_rec *r;
+
+		build_ints(40, "k%u", &blob, &size);
+		h = blob;
+		cr_assert_eq(hc_snap_validate(blob, size, &view), 0);
+		s = &view;
+		pk = pick_bucket(s);
+		r = (struct hc_rec *)(void *)((unsigned char *)blob +
+		    s->order[3]);
+		switch (v) {
+		case H_TAG0:
+			pk.b->tag[pk.u1] = 0;
+			break;
+		case H_TAG_NO_OFF:
+			pk.b->tag[pk.e] = 77;
+			break;
+		case H_DUP:
+			pk.b->off[pk.u1] = pk.b->off[pk.u0];
+			break;
+		case H_MIDREC:
+			pk.b->off[pk.u1] += 8;
+			break;
+		case H_OUTSIDE:
+			pk.b->off[pk.u1] = (uint32_t)size - 8;
+			break;
+		case H_TYPEBITS:
+			r->type |= 0x40;
+			break;
+		case H_EXT_SHORT:
+			/* The extension where the short header would do
+			 * (the record's key bytes then read as the
+			 * extension: the checks must not care). */
+			r->type |= HC_REC_EXT;
+			r->klen = 0;
+			break;
+		case H_SOURCE:
+			r->source = 1;
+			break;
+		case H_LOG2:
+			h->buckets_log2 += 4;
+			break;
+		case H_COUNT:
+			h->count = (uint32_t)((s->bmask + 1) * HC_BUCKET_SLOTS);
+			break;
+		}
+		reseal(blob, size);
+		cr_assert_eq(hc_snap_wrap(blob, size, &s), HOTCFG_ECORRUPT,
+		    "hostile variant %d accepted", v);
+		free(blob);
+	}
 }

@@ -48,22 +48,22 @@ size_breakdown(const void *blob, struct breakdown *bd)
 	uint64_t prev_end = h->off_records;
 
 	memset(bd, 0, sizeof(*bd));
-	bd->header = h->off_slots;
-	bd->slots = (double)((uint64_t)1 << h->slots_log2) *
-	    sizeof(struct hc_slot);
+	bd->header = h->off_index;
+	bd->slots = (double)((uint64_t)1 << h->buckets_log2) *
+	    sizeof(struct hc_bucket);
 	bd->order = h->off_records - h->off_order;
 	for (uint32_t i = 0; i < h->count; i++) {
 		const struct hc_rec *r = (const void *)(base + order[i]);
 		uint64_t start = order[i], end = start +
-		    hc_rec_len(r->type, r->klen, r->vlen);
+		    hc_rec_len(r->type, hc_rec_klen(r), hc_rec_tlen(r));
 		uint64_t gap = start - prev_end;
 		uint64_t a8 = (prev_end + 7) / 8 * 8 - prev_end;
 
 		bd->pad8 += (double)(gap < a8 ? gap : a8);
 		bd->padline += (double)(gap < a8 ? 0 : gap - a8);
-		bd->rechdr += sizeof(*r);
-		bd->values += hc_type_has_value(r->type) ? 8 : 0;
-		bd->text += r->klen + r->vlen;
+		bd->rechdr += hc_rec_valoff(r->type);
+		bd->values += hc_type_has_value(hc_rec_type(r)) ? 8 : 0;
+		bd->text += hc_rec_klen(r) + hc_rec_tlen(r);
 		bd->nuls += 2;
 		prev_end = end;
 	}

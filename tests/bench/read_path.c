@@ -539,98 +539,123 @@ touch(uint64_t *lines, unsigned *nl, const void *p, size_t len)
 }
 
 /*
- * The cache lines of the snapshot that snap.c's find() and
- * hotcfg_get_int() read for one key, following the same probe: every
- * slot up to the match, and for each slot whose tag matches, the record
- * header, its key (memcmp) and its value.
+ * The cache lines of the snapshot that hc_snap_find() (snap.h) and
+ * hotcfg_get_int() read for one key, following the same probe: in each
+ * bucket, the preferred slot's tag, and if it matches its offset, the
+ * record header (and extension) and key (memcmp); then the other tags and
+ * the records of those that match, in slot order; once found, the value.
+ * *buckets: buckets probed; *pref: found in the preferred slot of its home
+ * bucket.
  */
+static int
+rec_is(const struct hotcfg_snap *s, uint64_t *lines, unsigned *nl,
+    const struct hc_bucket *b, unsigned k, const char *key, size_t len)
+{
+	const struct hc_rec *r = (const void *)(s->base + b->off[k]);
+
+	touch(lines, nl, &b->off[k], sizeof(b->off[k]));
+	touch(lines, nl, r, hc_rec_valoff(r->type));
+	if (hc_rec_klen(r) != len)
+		return 0;
+	touch(lines, nl, hc_rec_key(r), len);
+	if (memcmp(hc_rec_key(r), key, len) != 0)
+		return 0;
+	if (hc_type_has_value(hc_rec_type(r)))
+		touch(lines, nl, hc_rec_value(r), 8);
+	return 1;
+}
+
 static unsigned
-lines_for(const struct hotcfg_snap *s, const char *key, unsigned *probes)
+lines_for(const struct hotcfg_snap *s, const char *key, unsigned *buckets,
+    int *pref)
 {
 	size_t len = strlen(key);
 	uint64_t hv = hc_key_hash(key, len, s->seed), lines[64];
-	uint32_t tag = (uint32_t)(hv >> 32);
-	unsigned nl = 0;
+	uint32_t tag = hc_tag(hv);
+	unsigned nl = 0, p = hc_pref_slot(tag);
 
-	*probes = 0;
-	for (uint64_t i = hv & s->mask;; i = (i + 1) & s->mask) {
-		const struct hc_slot *sl = &s->slots[i];
-		(*probes)++;
-		touch(lines, &nl, sl, sizeof(*sl));
-		if (sl->off == 0)
+	*buckets = 0;
+	*pref = 0;
+	for (uint64_t i = hv & s->bmask;; i = (i + 1) & s->bmask) {
+		const struct hc_bucket *b = &s->index[i];
+		unsigned m;
+
+		(*buckets)++;
+		touch(lines, &nl, &b->tag[p], sizeof(b->tag[p]));
+		if (b->tag[p] == tag && rec_is(s, lines, &nl, b, p, key, len)) {
+			*pref = *buckets == 1;
 			return nl;
-		if (sl->tag == tag) {
-			const struct hc_rec *r = (const void *)(s->base + sl->off);
-			touch(lines, &nl, r, sizeof(*r));
-			if (r->klen == len) {
-				touch(lines, &nl, (const char *)r +
-				    hc_rec_keyoff(r->type), len);
-				if (memcmp((const char *)r + hc_rec_keyoff(r->type),
-				    key, len) == 0) {
-					touch(lines, &nl, r + 1, 8);
-					return nl;
-				}
-			}
 		}
+		touch(lines, &nl, b->tag, sizeof(b->tag));
+		m = hc_bucket_match(b, tag) & ~(1u << p);
+		while (m != 0) {
+			if (rec_is(s, lines, &nl, b, (unsigned)__builtin_ctz(m),
+			    key, len))
+				return nl;
+			m &= m - 1;
+		}
+		if (hc_bucket_has_room(b))
+			return nl;
 	}
 }
 
 /*
- * What-if layouts for the index, simulated on the snapshot's own keys and
- * seed: every key inserted by linear probing, as the builder does, and for
- * each the number of 64-byte slot lines a lookup then reads (home slot to
- * the key's slot).  mode 0 is the builder's layout (key order; checks the
- * simulation against the measurement), mode 1 inserts in order of home
- * slot (what Robin Hood placement gives; the file format and the reader
- * stay as they are), mode 2 starts every probe at the first slot of the
- * home slot's line (a format change: reader and builder must agree).
+ * What-if layouts of the index, simulated on the snapshot's own keys and
+ * seed: nb buckets of cap slots (home bucket hv % nb), keys inserted in key
+ * order, either each straight into the first bucket with room from its
+ * home on ("key order"), or as the builder does (home_first: every key
+ * into its home bucket while there is room, the others afterwards into the
+ * first following bucket with room).  For each, the share of keys outside
+ * their home bucket (a lookup of those reads more than two lines) and the
+ * mean number of buckets a lookup reads.
  */
-static const uint64_t *sim_home;
-
-static int
-cmp_home(const void *a, const void *b)
-{
-	uint64_t x = sim_home[*(const uint32_t *)a];
-	uint64_t y = sim_home[*(const uint32_t *)b];
-	return x < y ? -1 : x > y;
-}
-
 static void
-whatif(const struct hotcfg_snap *s, int mode, double *leave_pct,
-    double *slot_lines)
+whatif(const struct hotcfg_snap *s, uint64_t nb, unsigned cap, int home_first,
+    double *leave_pct, double *bucket_lines)
 {
-	uint64_t nslots = s->mask + 1, leave = 0, lsum = 0;
+	uint64_t leave = 0, lsum = 0, nspill = 0;
 	uint64_t *home = malloc(s->count * sizeof(*home));
-	uint32_t *idx = malloc(s->count * sizeof(*idx));
-	uint8_t *used = calloc(nslots, 1);
+	uint32_t *spill = malloc(s->count * sizeof(*spill));
+	uint8_t *fill = calloc(nb, 1);
 
 	for (uint32_t i = 0; i < s->count; i++) {
 		const struct hc_rec *r = (const void *)(s->base + s->order[i]);
-		const char *k = (const char *)r + hc_rec_keyoff(r->type);
-		uint64_t hv = hc_key_hash(k, r->klen, s->seed);
-		home[i] = hv & s->mask;
-		if (mode == 2)
-			home[i] &= ~(uint64_t)7;
-		idx[i] = i;
+		uint64_t hv = hc_key_hash(hc_rec_key(r), hc_rec_klen(r), s->seed);
+		home[i] = hv % nb;
 	}
-	if (mode == 1) {
-		sim_home = home;
-		qsort(idx, s->count, sizeof(*idx), cmp_home);
+	for (uint32_t i = 0; i < s->count; i++) {
+		uint64_t h = home[i];
+		if (fill[h] < cap) {
+			fill[h]++;
+			lsum++;
+		} else if (home_first) {
+			spill[nspill++] = i;
+		} else {
+			uint64_t p = h, d = 0;
+			while (fill[p] == cap) {
+				p = (p + 1) % nb;
+				d++;
+			}
+			fill[p]++;
+			lsum += d + 1;
+			leave++;
+		}
 	}
-	for (uint32_t j = 0; j < s->count; j++) {
-		uint64_t h = home[idx[j]], p = h, lines;
-		while (used[p])
-			p = (p + 1) & s->mask;
-		used[p] = 1;
-		lines = ((h % 8) + ((p - h) & s->mask)) / 8 + 1;
-		lsum += lines;
-		leave += lines > 1;
+	for (uint64_t j = 0; j < nspill; j++) {
+		uint64_t h = home[spill[j]], p = h, d = 0;
+		while (fill[p] == cap) {
+			p = (p + 1) % nb;
+			d++;
+		}
+		fill[p]++;
+		lsum += d + 1;
+		leave++;
 	}
 	*leave_pct = 100.0 * (double)leave / (double)s->count;
-	*slot_lines = (double)lsum / (double)s->count;
+	*bucket_lines = (double)lsum / (double)s->count;
 	free(home);
-	free(idx);
-	free(used);
+	free(spill);
+	free(fill);
 }
 
 static json_t *
@@ -638,6 +663,7 @@ count_lines(const void *blob, size_t size, size_t nsample)
 {
 	hotcfg_snap *s;
 	uint64_t hist[5] = { 0 }, probes_sum = 0, lsum = 0, rs = 99, cross = 0;
+	uint64_t npref = 0;
 	unsigned maxl = 0;
 	json_t *o;
 
@@ -649,18 +675,18 @@ count_lines(const void *blob, size_t size, size_t nsample)
 	for (size_t q = 0; q < nsample; q++) {
 		/* Every key once when sampling all; else a random sample. */
 		size_t i = nsample == S.nkeys ? q : bench_rand(&rs) % S.nkeys;
-		unsigned probes, l = lines_for(s, S.keys + i * STRIDE, &probes);
-		const char *k = S.keys + i * STRIDE;
-		uint64_t hv = hc_key_hash(k, strlen(k), s->seed);
+		int pref;
+		unsigned probes, l = lines_for(s, S.keys + i * STRIDE, &probes,
+		    &pref);
 
 		hist[l < 4 ? l : 4]++;
 		lsum += l;
 		probes_sum += probes;
 		if (l > maxl)
 			maxl = l;
-		/* Did the probe leave the home slot's line? */
-		if (((hv & s->mask) % 8) + probes > 8)
-			cross++;
+		/* Did the probe leave the home bucket? */
+		cross += probes > 1;
+		npref += pref;
 	}
 	o = json_pack("{s:I, s:o, s:o, s:I, s:o, s:o, s:o, s:o}",
 	    "lookups", (json_int_t)nsample,
@@ -671,21 +697,34 @@ count_lines(const void *blob, size_t size, size_t nsample)
 	    "pct_3_lines", bench_num(100.0 * (double)hist[3] / (double)nsample),
 	    "pct_4plus_lines", bench_num(100.0 * (double)hist[4] /
 	    (double)nsample),
-	    "mean_slots_probed", bench_num((double)probes_sum / (double)nsample),
-	    "pct_probe_leaves_line", bench_num(100.0 * (double)cross /
+	    "mean_buckets_probed", bench_num((double)probes_sum /
+	    (double)nsample),
+	    "pct_probe_leaves_home_bucket", bench_num(100.0 * (double)cross /
 	    (double)nsample));
+	json_object_set_new(o, "pct_in_preferred_slot", bench_num(100.0 *
+	    (double)npref / (double)nsample));
 	json_object_set_new(o, "load_factor", bench_num((double)s->count /
-	    (double)(s->mask + 1)));
+	    (double)((s->bmask + 1) * HC_BUCKET_SLOTS)));
 	{
-		static const char *const what[3] = { "builder_now",
-		    "home_order", "line_aligned" };
+		/* The builder's layout (checks the simulation against the
+		 * count above); the same buckets filled in key order; 10
+		 * slots a line (16-bit tags, 32-bit offsets: 60 bytes, same
+		 * buckets); the builder's layout at load 0.75 (the most the
+		 * sizing rule allows). */
+		static const char *const what[4] = { "builder",
+		    "key_order", "ten_slots_16bit_tags", "builder_at_load_0_75" };
+		uint64_t nb = s->bmask + 1;
+		uint64_t nb75 = ((uint64_t)s->count * 4 + 23) / 24;
+		const uint64_t nbs[4] = { nb, nb, nb, nb75 ? nb75 : 1 };
+		const unsigned caps[4] = { 8, 8, 10, 8 };
+		const int hf[4] = { 1, 0, 1, 1 };
 		json_t *w = json_object();
-		for (int m = 0; m < 3; m++) {
+		for (int m = 0; m < 4; m++) {
 			double lp, sl;
-			whatif(s, m, &lp, &sl);
+			whatif(s, nbs[m], caps[m], hf[m], &lp, &sl);
 			json_object_set_new(w, what[m], json_pack("{s:o, s:o}",
-			    "pct_probe_leaves_line", bench_num(lp),
-			    "mean_slot_lines", bench_num(sl)));
+			    "pct_leave_home_bucket", bench_num(lp),
+			    "mean_bucket_lines", bench_num(sl)));
 		}
 		json_object_set_new(o, "simulated_index_layouts", w);
 	}
@@ -1075,31 +1114,36 @@ main(int argc, char **argv)
 	}
 
 	if (lines) {
+		json_t *w = json_object_get(lines, "simulated_index_layouts");
 		printf("  cache lines of the snapshot per lookup at %zu keys "
 		    "(every key once, counted along the lookup's own probe): "
-		    "mean %.2f, %.2f%% of lookups touch <= 2, max %lld; "
-		    "slots probed %.2f, probe leaves its line %.1f%%, "
-		    "load %.2f\n",
+		    "mean %.3f, %.2f%% of lookups touch <= 2, %.2f%% 3, "
+		    "%.3f%% 4+, max %lld; buckets probed %.4f, probe leaves "
+		    "the home bucket %.2f%%, found in the preferred slot "
+		    "%.1f%%, load %.2f\n",
 		    (size_t)json_integer_value(json_object_get(lines, "lookups")),
 		    json_real_value(json_object_get(lines, "mean_lines")),
 		    json_real_value(json_object_get(lines, "pct_at_most_2")),
+		    json_real_value(json_object_get(lines, "pct_3_lines")),
+		    json_real_value(json_object_get(lines, "pct_4plus_lines")),
 		    (long long)json_integer_value(json_object_get(lines,
 		    "max_lines")),
-		    json_real_value(json_object_get(lines, "mean_slots_probed")),
 		    json_real_value(json_object_get(lines,
-		    "pct_probe_leaves_line")),
+		    "mean_buckets_probed")),
+		    json_real_value(json_object_get(lines,
+		    "pct_probe_leaves_home_bucket")),
+		    json_real_value(json_object_get(lines,
+		    "pct_in_preferred_slot")),
 		    json_real_value(json_object_get(lines, "load_factor")));
-		json_t *w = json_object_get(lines, "simulated_index_layouts");
-		printf("  index layouts simulated on the same keys, probe leaves "
-		    "its line: builder now %.2f%%, inserted in home-slot order "
-		    "%.2f%% (builder-only change), probes from the line's first "
-		    "slot %.2f%% (format change)\n",
-		    json_real_value(json_object_get(json_object_get(w,
-		    "builder_now"), "pct_probe_leaves_line")),
-		    json_real_value(json_object_get(json_object_get(w,
-		    "home_order"), "pct_probe_leaves_line")),
-		    json_real_value(json_object_get(json_object_get(w,
-		    "line_aligned"), "pct_probe_leaves_line")));
+#define SIM(name) json_real_value(json_object_get(json_object_get(w, \
+		    name), "pct_leave_home_bucket"))
+		printf("  index layouts simulated on the same keys, keys out "
+		    "of their home bucket: builder %.2f%%, same buckets filled "
+		    "in key order %.2f%%, 10 slots a line (16-bit tags) "
+		    "%.2f%%, builder at load 0.75 (the sizing limit) %.2f%%\n",
+		    SIM("builder"), SIM("key_order"),
+		    SIM("ten_slots_16bit_tags"), SIM("builder_at_load_0_75"));
+#undef SIM
 	}
 
 	/* Targets of issue 6 that this part can judge. */

@@ -253,6 +253,25 @@ cfg_load_file(const char *path, unsigned source,
 	return rc;
 }
 
+int
+cfg_load_file_cached(const char *path, unsigned source,
+    const struct cfg_limits *lim, struct cfg_pcache **cache,
+    struct cfg_node **out, struct cfg_error *err)
+{
+	struct cfg_limits l;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	cfg_limits_resolve(lim, &l);
+	rc = read_file(AT_FDCWD, path, false, path, l.max_file, &buf, &len, err);
+	if (rc != 0)
+		return rc;
+	return cfg_load_yaml_cached(path, buf, len, source, &l, cache, out,
+	    err);
+}
+
 /*
  * Merge one file of a directory source into *root.  `what` names it in
  * errors (the bare name for a ConfigMap, the path for a directory).

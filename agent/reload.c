@@ -232,6 +232,17 @@ out:
 	return rc;
 }
 
+/* Free the trees this turn's reads replaced: after the publish, so that
+ * a large tree's release does not delay the readers. */
+static void
+release_stale(struct agent *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->nsrc; i++)
+		source_release(&a->src[i]);
+}
+
 /* The per-source states into the control file. */
 static void
 record_sources(struct agent *a)
@@ -294,7 +305,7 @@ agent_reload(struct agent *a, const int *how, const char *reason)
 	void *blob = NULL;
 	size_t size, entries, i, changed = 0, first = SIZE_MAX;
 	uint64_t gen = 0;
-	int64_t t0 = hc_mono_ns();
+	int64_t t0 = hc_mono_ns(), t_read, t_build, t_pub;
 	int rc = 0;
 	bool states = false;
 
@@ -315,7 +326,9 @@ agent_reload(struct agent *a, const int *how, const char *reason)
 			record_sources(a);
 		return 0;
 	}
+	t_read = hc_mono_ns();
 	rc = agent_build(a, &blob, &size, &entries, &err);
+	t_build = hc_mono_ns();
 	if (rc == -EAGAIN) {
 		/* A source has no data yet: publish nothing, and say so
 		 * without calling it an error. */
@@ -325,6 +338,7 @@ agent_reload(struct agent *a, const int *how, const char *reason)
 		log_str(&l, "source", err.source);
 		log_str(&l, "reason", reason);
 		log_end(&l);
+		release_stale(a);
 		return 0;
 	}
 	if (rc != 0) {
@@ -347,12 +361,14 @@ agent_reload(struct agent *a, const int *how, const char *reason)
 			log_uint(&l, "kept", hc_pub_generation(a->pub));
 		log_str(&l, "reason", reason);
 		log_end(&l);
+		release_stale(a);
 		return 0;
 	}
 	/* The states first, so that a reader woken by the publish finds
 	 * them up to date. */
 	record_sources(a);
 	rc = hc_pub_publish(a->pub, blob, size, &gen);
+	t_pub = hc_mono_ns();
 	if (rc < 0) {
 		/* Nothing became visible; try again shortly (the main loop
 		 * retries while a.retry is set). */
@@ -378,10 +394,16 @@ agent_reload(struct agent *a, const int *how, const char *reason)
 		log_uint(&l, "bytes", size);
 	}
 	log_ms(&l, "duration_ms", hc_mono_ns() - t0);
+	/* Where the turn went: reading and parsing the changed sources,
+	 * merging and building, publishing (up to the readers' wake). */
+	log_ms(&l, "read_ms", t_read - t0);
+	log_ms(&l, "build_ms", t_build - t_read);
+	log_ms(&l, "publish_ms", t_pub - t_build);
 	log_str(&l, "reason", reason);
 	log_end(&l);
 	rc = 0;
 out:
 	free(blob);
+	release_stale(a);
 	return rc;
 }

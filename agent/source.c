@@ -204,7 +204,8 @@ path_load(struct source *s, const struct cfg_limits *lim,
 		set_err(err, path, "is a directory (configure it as dir)");
 		return -EISDIR;
 	}
-	return cfg_load_file(path, (unsigned)s->id, lim, out, err);
+	return cfg_load_file_cached(path, (unsigned)s->id, lim, &s->pcache,
+	    out, err);
 }
 
 static const struct source_ops path_ops = {
@@ -275,6 +276,25 @@ source_fini(struct source *s)
 		source_stop(s);
 	cfg_free(s->tree);
 	s->tree = NULL;
+	source_release(s);
+	cfg_pcache_free(s->pcache);
+	s->pcache = NULL;
+}
+
+void
+source_release(struct source *s)
+{
+	cfg_free(s->stale);
+	s->stale = NULL;
+}
+
+/* Put the current tree aside for source_release(). */
+static void
+retire_tree(struct source *s)
+{
+	source_release(s);
+	s->stale = s->tree;
+	s->tree = NULL;
 }
 
 int
@@ -306,7 +326,7 @@ source_read(struct source *s, const struct cfg_limits *lim)
 	s->fp = fp;
 	s->rc = rc;
 	if (rc == 0) {
-		cfg_free(s->tree);
+		retire_tree(s);
 		s->tree = tree;
 		tree = NULL;
 		memset(&s->err, 0, sizeof(s->err));
@@ -325,8 +345,7 @@ source_read(struct source *s, const struct cfg_limits *lim)
 		/* The source itself is missing (a file missing inside a
 		 * directory source is no error: it is simply not there). */
 		if (s->conf->optional) {
-			cfg_free(s->tree);
-			s->tree = NULL;
+			retire_tree(s);
 			memset(&s->err, 0, sizeof(s->err));
 			s->state = SRCST_ABSENT;
 		} else if (!s->ops->inotify && err.msg[0] != '\0') {

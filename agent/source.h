@@ -91,7 +91,11 @@ struct source {
 	int state;                      /* enum src_state */
 	int rc;                         /* what the last load() returned */
 	struct cfg_node *tree;          /* last good tree, mounted */
+	struct cfg_node *stale;         /* the tree it replaced, released by
+	                                   source_release() (after the
+	                                   publish, off the reload's path) */
 	struct cfg_error err;           /* why it is missing or in error */
+	struct cfg_pcache *pcache;      /* a file's sections (section.c) */
 	bool have_fp, fp_missing;       /* identity at the last read */
 	uint64_t fp;
 	void *priv;                     /* the kind's own state */
@@ -112,6 +116,11 @@ void source_fini(struct source *s);
  * optional source gets an empty tree.  Returns the new state.
  */
 int source_read(struct source *s, const struct cfg_limits *lim);
+
+/* Release the tree the last read replaced (source.stale).  Freeing a
+ * large tree takes time; the daemon does it once the new snapshot is
+ * published. */
+void source_release(struct source *s);
 
 /* Start every kind's own feed (source_ops.start).  0 or the first
  * failure, err filled. */

@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,264 @@ hash_key(const char *key, size_t len)
 }
 
 /* ------------------------------------------------------------------ */
+/* Arenas (see node.h).                                                 */
+/* ------------------------------------------------------------------ */
+
+#define ARENA_FIRST     (16u << 10)
+#define ARENA_MAX       (4u << 20)
+/* Parts this large (a long sequence's child array, a big map's index)
+ * get a heap block of their own, freed when they grow or the arena goes,
+ * so that growing them by doubling leaves no garbage in the chunks. */
+#define ARENA_BIG       (4u << 10)
+
+struct achunk {
+	struct achunk *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+struct bigblk {
+	struct bigblk *next, *prev;
+	max_align_t data[];
+};
+
+struct cfg_arena {
+	struct achunk *chunks;  /* the newest first */
+	struct bigblk *big;     /* the big parts */
+	struct cfg_node *spare; /* released nodes of an open arena, reused */
+	size_t next_cap;        /* the size of the next chunk */
+	size_t refs;            /* references from outside, once frozen */
+	bool frozen;
+};
+
+/* The arena cfg_node_new() allocates from in this thread (a loader's). */
+static _Thread_local struct cfg_arena *cur_arena;
+
+/*
+ * Full-size chunks of arenas that went, kept for the next loader (up to
+ * CHUNK_CACHE bytes): the agent frees the previous tree of a source once
+ * the next one is published, and the next load then writes to memory
+ * that is already mapped instead of faulting in fresh pages.
+ */
+#define CHUNK_CACHE     (64u << 20)
+
+static pthread_mutex_t cache_mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct achunk *cache;
+static size_t cache_bytes;
+
+static struct achunk *
+cache_get(void)
+{
+	struct achunk *c;
+
+	pthread_mutex_lock(&cache_mtx);
+	if ((c = cache) != NULL) {
+		cache = c->next;
+		cache_bytes -= c->cap;
+	}
+	pthread_mutex_unlock(&cache_mtx);
+	return c;
+}
+
+/* Keep c for later, or free it. */
+static void
+cache_put(struct achunk *c)
+{
+	if (c->cap == ARENA_MAX) {
+		pthread_mutex_lock(&cache_mtx);
+		if (cache_bytes + c->cap <= CHUNK_CACHE) {
+			c->next = cache;
+			cache = c;
+			cache_bytes += c->cap;
+			c = NULL;
+		}
+		pthread_mutex_unlock(&cache_mtx);
+	}
+	free(c);
+}
+
+struct cfg_arena *
+cfg_arena_begin(void)
+{
+	struct cfg_arena *a;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return NULL;
+	a->next_cap = ARENA_FIRST;
+	cur_arena = a;
+	return a;
+}
+
+static void
+arena_destroy(struct cfg_arena *a)
+{
+	struct achunk *c, *next;
+	struct bigblk *b, *bnext;
+
+	for (c = a->chunks; c != NULL; c = next) {
+		next = c->next;
+		cache_put(c);
+	}
+	for (b = a->big; b != NULL; b = bnext) {
+		bnext = b->next;
+		free(b);
+	}
+	free(a);
+}
+
+void
+cfg_arena_end(struct cfg_arena *a, struct cfg_node *root)
+{
+	if (cur_arena == a)
+		cur_arena = NULL;
+	if (a == NULL)
+		return;
+	if (root != NULL && root->arena == a) {
+		a->frozen = true;
+		a->refs = 1;
+		a->spare = NULL;
+		return;
+	}
+	arena_destroy(a);
+}
+
+/* size bytes from the arena's chunks, aligned to `align` (a power of two
+ * up to that of max_align_t); NULL: no memory. */
+static void *
+arena_alloc(struct cfg_arena *a, size_t size, size_t align)
+{
+	struct achunk *c = a->chunks;
+	size_t at;
+
+	if (size > SIZE_MAX / 2)
+		return NULL;
+	at = c != NULL ? (c->used + align - 1) & ~(align - 1) : 0;
+	if (c == NULL || at > c->cap || c->cap - at < size) {
+		size_t cap = a->next_cap;
+
+		if (cap < size)
+			cap = size;
+		if (cap == ARENA_MAX && (c = cache_get()) != NULL)
+			;
+		else if ((c = malloc(sizeof(*c) + cap)) == NULL)
+			return NULL;
+		c->used = 0;
+		c->cap = cap;
+		c->next = a->chunks;
+		a->chunks = c;
+		if (a->next_cap < ARENA_MAX)
+			a->next_cap *= 2;
+		at = 0;
+	}
+	c->used = at + size;
+	return (char *)c->data + at;
+}
+
+static void *
+big_alloc(struct cfg_arena *a, size_t size)
+{
+	struct bigblk *b;
+
+	if (size > SIZE_MAX - sizeof(*b) ||
+	    (b = malloc(sizeof(*b) + size)) == NULL)
+		return NULL;
+	b->prev = NULL;
+	b->next = a->big;
+	if (a->big != NULL)
+		a->big->prev = b;
+	a->big = b;
+	return b->data;
+}
+
+static struct bigblk *
+big_of(void *p)
+{
+	return (struct bigblk *)((char *)p - offsetof(struct bigblk, data));
+}
+
+static void
+big_free(struct cfg_arena *a, void *p)
+{
+	struct bigblk *b = big_of(p);
+
+	if (b->prev != NULL)
+		b->prev->next = b->next;
+	else
+		a->big = b->next;
+	if (b->next != NULL)
+		b->next->prev = b->prev;
+	free(b);
+}
+
+/* Memory for a part of node n (text, key, children, index): from its
+ * arena, or the heap.  Texts need no alignment. */
+static void *
+part_alloc(const struct cfg_node *n, size_t size, size_t align)
+{
+	if (n->arena == NULL)
+		return malloc(size);
+	if (size >= ARENA_BIG)
+		return big_alloc(n->arena, size);
+	return arena_alloc(n->arena, size, align);
+}
+
+/* Release a part of `size` bytes; small parts of an arena stay until it
+ * goes. */
+static void
+part_free(const struct cfg_node *n, void *p, size_t size)
+{
+	if (p == NULL)
+		return;
+	if (n->arena == NULL)
+		free(p);
+	else if (size >= ARENA_BIG)
+		big_free(n->arena, p);
+}
+
+static void *
+part_calloc(const struct cfg_node *n, size_t count, size_t size)
+{
+	void *p;
+
+	if (n->arena == NULL)
+		return calloc(count, size);
+	if (size != 0 && count > SIZE_MAX / size)
+		return NULL;
+	if ((p = part_alloc(n, count * size, sizeof(size_t))) != NULL)
+		memset(p, 0, count * size);
+	return p;
+}
+
+/* Grow a part from `old` bytes to `size`. */
+static void *
+part_realloc(const struct cfg_node *n, void *p, size_t old, size_t size)
+{
+	void *q;
+
+	if (n->arena == NULL)
+		return realloc(p, size);
+	if (old >= ARENA_BIG) {
+		struct bigblk *b = big_of(p), *nb, save = *b;
+
+		if (size > SIZE_MAX - sizeof(*b) ||
+		    (nb = realloc(b, sizeof(*b) + size)) == NULL)
+			return NULL;
+		if (nb != b) {
+			if (save.prev != NULL)
+				save.prev->next = nb;
+			else
+				n->arena->big = nb;
+			if (save.next != NULL)
+				save.next->prev = nb;
+		}
+		return nb->data;
+	}
+	if ((q = part_alloc(n, size, sizeof(void *))) != NULL && old > 0)
+		memcpy(q, p, old);
+	return q;
+}
+
+/* ------------------------------------------------------------------ */
 /* Nodes.                                                               */
 /* ------------------------------------------------------------------ */
 
@@ -140,9 +399,18 @@ cfg_node_new(int type, unsigned source)
 {
 	struct cfg_node *n;
 
-	n = calloc(1, sizeof(*n));
-	if (n == NULL)
+	if (cur_arena != NULL) {
+		if ((n = cur_arena->spare) != NULL)
+			cur_arena->spare = n->kids != NULL ?
+			    (struct cfg_node *)(void *)n->kids : NULL;
+		else if ((n = arena_alloc(cur_arena, sizeof(*n),
+		    _Alignof(struct cfg_node))) == NULL)
+			return NULL;
+		memset(n, 0, sizeof(*n));
+		n->arena = cur_arena;
+	} else if ((n = calloc(1, sizeof(*n))) == NULL) {
 		return NULL;
+	}
 	n->type = type;
 	n->source = source;
 	n->refs = 1;
@@ -155,7 +423,25 @@ struct cfg_node *
 cfg_node_ref(struct cfg_node *n)
 {
 	n->refs++;
+	if (n->arena != NULL && n->arena->frozen)
+		n->arena->refs++;
 	return n;
+}
+
+void *
+cfg_node_alloc(struct cfg_node *n, size_t size)
+{
+	return part_alloc(n, size, 1);
+}
+
+void
+cfg_node_set_text_buf(struct cfg_node *n, char *buf, size_t len)
+{
+	/* The old text's size is unknown: in an arena it stays. */
+	if (n->arena == NULL)
+		free(n->text);
+	n->text = buf;
+	n->len = len;
 }
 
 int
@@ -165,16 +451,21 @@ cfg_node_set_text(struct cfg_node *n, const char *s, size_t len)
 
 	if (len == SIZE_MAX)
 		return -ENOMEM;
-	t = malloc(len + 1);
+	t = part_alloc(n, len + 1, 1);
 	if (t == NULL)
 		return -ENOMEM;
 	if (len > 0)
 		memcpy(t, s, len);
 	t[len] = '\0';
-	free(n->text);
-	n->text = t;
-	n->len = len;
+	cfg_node_set_text_buf(n, t, len);
 	return 0;
+}
+
+/* A frozen node is never changed: merges copy it first. */
+static bool
+node_frozen(const struct cfg_node *n)
+{
+	return n->arena != NULL && n->arena->frozen;
 }
 
 void
@@ -182,7 +473,25 @@ cfg_free(struct cfg_node *n)
 {
 	size_t k;
 
-	if (n == NULL || --n->refs > 0)
+	if (n == NULL)
+		return;
+	if (n->arena != NULL) {
+		/* A frozen arena goes with the last reference from outside.
+		 * An open one keeps the memory until it ends, but reuses the
+		 * node itself (a mapping key's node, once its text is the
+		 * key) for the next one; its parts stay where they are. */
+		struct cfg_arena *a = n->arena;
+
+		if (a->frozen) {
+			if (--a->refs == 0)
+				arena_destroy(a);
+		} else if (--n->refs == 0) {
+			n->kids = (struct cfg_kid *)(void *)a->spare;
+			a->spare = n;
+		}
+		return;
+	}
+	if (--n->refs > 0)
 		return;
 	for (k = 0; k < n->nkids; k++) {
 		free(n->kids[k].key);
@@ -269,10 +578,10 @@ index_build(struct cfg_node *map, size_t cap)
 
 	if (cap > SIZE_MAX / sizeof(*idx))
 		return -ENOMEM;
-	idx = calloc(cap, sizeof(*idx));
+	idx = part_calloc(map, cap, sizeof(*idx));
 	if (idx == NULL)
 		return -ENOMEM;
-	free(map->index);
+	part_free(map, map->index, map->index_cap * sizeof(*idx));
 	map->index = idx;
 	map->index_cap = cap;
 	for (k = 0; k < map->nkids; k++) {
@@ -284,19 +593,29 @@ index_build(struct cfg_node *map, size_t cap)
 }
 
 struct cfg_node *
-cfg_map_get(const struct cfg_node *map, const char *key, size_t klen)
+cfg_map_get_hash(const struct cfg_node *map, const char *key, size_t klen,
+    uint64_t *hash)
 {
 	size_t k;
 
+	*hash = hash_key(key, klen);
 	if (map == NULL || map->type != HOTCFG_MAP)
 		return NULL;
-	k = map_find(map, key, klen, hash_key(key, klen));
+	k = map_find(map, key, klen, *hash);
 	return k == SIZE_MAX ? NULL : map->kids[k].node;
 }
 
+struct cfg_node *
+cfg_map_get(const struct cfg_node *map, const char *key, size_t klen)
+{
+	uint64_t h;
+
+	return cfg_map_get_hash(map, key, klen, &h);
+}
+
 int
-cfg_node_add(struct cfg_node *parent, const char *key, size_t klen,
-    struct cfg_node *child)
+cfg_node_add_hashed(struct cfg_node *parent, const char *key, size_t klen,
+    uint64_t hash, bool borrow, struct cfg_node *child)
 {
 	struct cfg_kid *c;
 	char *kcopy = NULL;
@@ -308,18 +627,24 @@ cfg_node_add(struct cfg_node *parent, const char *key, size_t klen,
 
 		if (cap > SIZE_MAX / sizeof(*v))
 			goto out;
-		v = realloc(parent->kids, cap * sizeof(*v));
+		v = part_realloc(parent, parent->kids,
+		    parent->nkids * sizeof(*v), cap * sizeof(*v));
 		if (v == NULL)
 			goto out;
 		parent->kids = v;
 		parent->cap = cap;
 	}
 	if (key != NULL) {
-		if (klen == SIZE_MAX || (kcopy = malloc(klen + 1)) == NULL)
-			goto out;
-		if (klen > 0)
-			memcpy(kcopy, key, klen);
-		kcopy[klen] = '\0';
+		if (borrow) {
+			kcopy = (char *)key;
+		} else {
+			if (klen == SIZE_MAX ||
+			    (kcopy = part_alloc(parent, klen + 1, 1)) == NULL)
+				goto out;
+			if (klen > 0)
+				memcpy(kcopy, key, klen);
+			kcopy[klen] = '\0';
+		}
 		/* Grow the index before the child goes in, so that a
 		 * failure leaves the map as it was. */
 		if (parent->index_cap == 0 ?
@@ -336,7 +661,7 @@ cfg_node_add(struct cfg_node *parent, const char *key, size_t klen,
 	c = &parent->kids[parent->nkids];
 	c->key = kcopy;
 	c->klen = key != NULL ? klen : 0;
-	c->hash = key != NULL ? hash_key(key, klen) : 0;
+	c->hash = key != NULL ? hash : 0;
 	c->node = child;
 	if (parent->index_cap != 0)
 		parent->index[index_probe(parent, c->hash, key, klen)] =
@@ -346,9 +671,18 @@ cfg_node_add(struct cfg_node *parent, const char *key, size_t klen,
 	child = NULL;
 	rc = 0;
 out:
-	free(kcopy);
+	if (!borrow && kcopy != NULL)
+		part_free(parent, kcopy, klen + 1);
 	cfg_free(child);
 	return rc;
+}
+
+int
+cfg_node_add(struct cfg_node *parent, const char *key, size_t klen,
+    struct cfg_node *child)
+{
+	return cfg_node_add_hashed(parent, key, klen,
+	    key != NULL ? hash_key(key, klen) : 0, false, child);
 }
 
 int
@@ -380,7 +714,7 @@ make_private(struct cfg_node **slot)
 	size_t k;
 	int rc = -ENOMEM;
 
-	if (old->refs == 1)
+	if (old->refs == 1 && !node_frozen(old))
 		return 0;
 	if ((n = cfg_node_new(old->type, old->source)) == NULL)
 		return -ENOMEM;
@@ -392,7 +726,8 @@ make_private(struct cfg_node **slot)
 	for (k = 0; k < old->nkids; k++) {
 		const struct cfg_kid *c = &old->kids[k];
 
-		rc = cfg_node_add(n, c->key, c->klen, cfg_node_ref(c->node));
+		rc = cfg_node_add_hashed(n, c->key, c->klen, c->hash, false,
+		    cfg_node_ref(c->node));
 		if (rc != 0)
 			goto out;
 	}
@@ -428,8 +763,8 @@ merge_into(struct cfg_node **slot, struct cfg_node *layer)
 		size_t at = map_find(dst, c->key, c->klen, c->hash);
 
 		if (at == SIZE_MAX)
-			rc = cfg_node_add(dst, c->key, c->klen,
-			    cfg_node_ref(c->node));
+			rc = cfg_node_add_hashed(dst, c->key, c->klen, c->hash,
+			    false, cfg_node_ref(c->node));
 		else
 			rc = merge_into(&dst->kids[at].node,
 			    cfg_node_ref(c->node));

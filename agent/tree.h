@@ -80,6 +80,30 @@ int cfg_load_file(const char *path, unsigned source,
     struct cfg_error *err);
 
 /*
+ * What a file source keeps between reads to parse only what changed
+ * (section.c): the last good text and a tree per top-level section.
+ */
+struct cfg_pcache;
+void cfg_pcache_free(struct cfg_pcache *c);
+
+/*
+ * cfg_load_yaml() of text that is likely an edit of the text *cache last
+ * saw: top-level sections whose text did not change keep their trees, the
+ * others are parsed, and the result is the tree cfg_load_yaml() gives for
+ * the whole text (section.c says when the text is parsed whole instead).
+ * Takes over buf (malloc'd): the cache keeps it.  *cache (NULL at first)
+ * is updated after a good load; free it with cfg_pcache_free().
+ */
+int cfg_load_yaml_cached(const char *name, char *buf, size_t len,
+    unsigned source, const struct cfg_limits *lim, struct cfg_pcache **cache,
+    struct cfg_node **out, struct cfg_error *err);
+
+/* cfg_load_file() through a cache as cfg_load_yaml_cached(). */
+int cfg_load_file_cached(const char *path, unsigned source,
+    const struct cfg_limits *lim, struct cfg_pcache **cache,
+    struct cfg_node **out, struct cfg_error *err);
+
+/*
  * A set of files as a directory source sees them: *.yaml, *.yml, *.json
  * parsed and merged in name order (bytewise), every other file one string
  * entry named after the file (bytes if binary, or if the content is not

@@ -63,8 +63,10 @@
 struct frame {
 	struct cfg_node *node;
 	yaml_mark_t mark;       /* where it starts */
-	char *key;              /* a mapping's key waiting for its value */
+	const char *key;        /* a mapping's key waiting for its value (the
+	                           text of its node, in the loader's arena) */
 	size_t klen;
+	uint64_t khash;
 	bool has_key;
 	bool merge_key;         /* the waiting key is `<<` */
 	bool merged;            /* this mapping had a `<<` already */
@@ -85,6 +87,7 @@ struct loader {
 	struct cfg_node *doc;      /* the current document's root */
 	struct cfg_node *result;   /* the documents so far, merged */
 	size_t nodes;              /* the node budget spent so far */
+	struct cfg_yaml_info info; /* for cfg_load_yaml_info() */
 };
 
 static int fail(struct loader *, const yaml_mark_t *, const char *, ...)
@@ -294,7 +297,7 @@ base64_decode(struct cfg_node *n, const char *s, size_t len)
 	uint32_t acc = 0;
 	size_t i, o = 0, q = 0, pad = 0;
 
-	if ((out = malloc(len / 4 * 3 + 4)) == NULL)
+	if ((out = cfg_node_alloc(n, len / 4 * 3 + 4)) == NULL)
 		return -ENOMEM;
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -337,12 +340,10 @@ base64_decode(struct cfg_node *n, const char *s, size_t len)
 		out[o++] = (unsigned char)(acc >> 2);
 	}
 	out[o] = '\0';
-	free(n->text);
-	n->text = (char *)out;
-	n->len = o;
+	cfg_node_set_text_buf(n, (char *)out, o);
 	return 0;
 bad:
-	free(out);
+	/* Arena memory: it goes with the arena. */
 	return -EINVAL;
 }
 
@@ -562,6 +563,8 @@ take_key(struct loader *ld, struct frame *f, struct cfg_node *n, bool merge,
 		return fail(ld, mark, "a !!binary value cannot be a mapping "
 		    "key");
 	if (merge) {
+		if (ld->depth == 1)
+			ld->info.root_merge = true;
 		if (f->merged)
 			return fail(ld, mark, "duplicate merge key \"<<\"");
 		f->merged = true;
@@ -576,12 +579,12 @@ take_key(struct loader *ld, struct frame *f, struct cfg_node *n, bool merge,
 		return fail(ld, mark, "mapping key of %zu bytes is longer than "
 		    "the limit of %zu (limit max_key)", n->len,
 		    ld->lim.max_key);
-	if (cfg_map_get(f->node, n->text, n->len) != NULL)
+	if (cfg_map_get_hash(f->node, n->text, n->len, &f->khash) != NULL)
 		return fail(ld, mark, "duplicate key \"%.*s%s\"",
 		    SHOWN(n->text, n->len));
-	if ((f->key = malloc(n->len + 1)) == NULL)
-		return fail_nomem(ld);
-	memcpy(f->key, n->text, n->len + 1);
+	/* The key node lives in the loader's arena as long as the map:
+	 * its text is the key, without a copy. */
+	f->key = n->text;
 	f->klen = n->len;
 	f->has_key = true;
 	return 0;
@@ -643,8 +646,8 @@ place(struct loader *ld, struct cfg_node *n, bool merge,
 		f->merge = n;
 		f->merge_key = false;
 	} else {
-		rc = cfg_node_add(f->node, f->key, f->klen, n);
-		free(f->key);
+		rc = cfg_node_add_hashed(f->node, f->key, f->klen, f->khash,
+		    true, n);
 		f->key = NULL;
 		if (rc != 0)
 			return fail_nomem(ld);
@@ -662,10 +665,12 @@ apply_merge_one(struct loader *ld, struct cfg_node *map,
 
 	for (k = 0; k < src->nkids; k++) {
 		const struct cfg_kid *c = &src->kids[k];
+		uint64_t h;
 
-		if (cfg_map_get(map, c->key, c->klen) != NULL)
+		if (cfg_map_get_hash(map, c->key, c->klen, &h) != NULL)
 			continue;
-		if (cfg_node_add(map, c->key, c->klen,
+		/* Both maps are in the loader's arena: borrow the key. */
+		if (cfg_node_add_hashed(map, c->key, c->klen, h, true,
 		    cfg_node_ref(c->node)) != 0)
 			return fail_nomem(ld);
 	}
@@ -729,6 +734,16 @@ open_collection(struct loader *ld, const yaml_event_t *ev)
 	if (n == NULL)
 		return fail_nomem(ld);
 	n->open = true;
+	if (ld->depth == 0) {
+		ld->info.roots++;
+		/* The column of the mapping itself: for a block mapping,
+		 * libyaml's end mark (the start mark is that of a tag or
+		 * anchor before it, which may sit at column 0 on a line of
+		 * its own above a mapping indented further). */
+		ld->info.root_block_map = is_map &&
+		    ev->data.mapping_start.style == YAML_BLOCK_MAPPING_STYLE &&
+		    ev->start_mark.column == 0 && ev->end_mark.column == 0;
+	}
 	f = &ld->stack[ld->depth++];
 	memset(f, 0, sizeof(*f));
 	f->node = n;
@@ -746,7 +761,6 @@ close_collection(struct loader *ld)
 
 	rc = apply_merge(ld, f);
 	cfg_free(f->merge);
-	free(f->key);
 	ld->depth--;
 	n->open = false;
 	cfg_node_finish(n);
@@ -817,6 +831,7 @@ doc_end(struct loader *ld)
 		cfg_free(doc);
 		return 0;
 	}
+	ld->info.docs++;
 	if (cfg_merge(&ld->result, doc) != 0)
 		return fail_nomem(ld);
 	return 0;
@@ -864,13 +879,26 @@ cfg_load_yaml(const char *name, const char *buf, size_t len,
     unsigned source, const struct cfg_limits *lim, struct cfg_node **out,
     struct cfg_error *err)
 {
+	struct cfg_yaml_info info;
+
+	return cfg_load_yaml_info(name, buf, len, source, lim, out, err,
+	    &info);
+}
+
+int
+cfg_load_yaml_info(const char *name, const char *buf, size_t len,
+    unsigned source, const struct cfg_limits *lim, struct cfg_node **out,
+    struct cfg_error *err, struct cfg_yaml_info *info)
+{
 	struct loader ld;
+	struct cfg_arena *arena;
 	yaml_parser_t parser;
 	yaml_event_t ev;
 	bool done = false;
 	int rc = 0;
 
 	*out = NULL;
+	memset(info, 0, sizeof(*info));
 	if (err != NULL)
 		memset(err, 0, sizeof(*err));
 	memset(&ld, 0, sizeof(ld));
@@ -885,8 +913,12 @@ cfg_load_yaml(const char *name, const char *buf, size_t len,
 		    "(limit max_file)", ld.len, ld.lim.max_file);
 		return -EFBIG;
 	}
-	if (!yaml_parser_initialize(&parser))
+	if ((arena = cfg_arena_begin()) == NULL)
 		return fail_nomem(&ld);
+	if (!yaml_parser_initialize(&parser)) {
+		cfg_arena_end(arena, NULL);
+		return fail_nomem(&ld);
+	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)ld.buf,
 	    ld.len);
 	while (!done && rc == 0) {
@@ -928,16 +960,11 @@ cfg_load_yaml(const char *name, const char *buf, size_t len,
 		*out = ld.result;
 		ld.result = NULL;
 	}
-	while (ld.depth > 0) {
-		struct frame *f = &ld.stack[--ld.depth];
-
-		free(f->key);
-		cfg_free(f->merge);
-		cfg_free(f->node);
-	}
+	/* Every node is in the arena: what is left goes with it, and the
+	 * result (if any) keeps it. */
 	free(ld.stack);
-	cfg_free(ld.anchors);
-	cfg_free(ld.doc);
-	cfg_free(ld.result);
+	cfg_arena_end(arena, *out);
+	ld.info.nodes = ld.nodes;
+	*info = ld.info;
 	return rc;
 }

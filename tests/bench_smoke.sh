@@ -48,7 +48,8 @@ if [ $rc -ne 0 ]; then
 	echo "bench_smoke: run.sh exited $rc"
 	fail=1
 fi
-for p in $progs; do
+# reload runs twice: as it is, and with -b (run.sh's part reload-b).
+for p in $progs reload_buried; do
 	if [ ! -s "$tmp/logs/$p.json" ]; then
 		echo "bench_smoke: $p wrote no JSON"
 		fail=1

@@ -4,8 +4,10 @@
 #
 #   HOTCFG_BUILD=/abs/build tests/bench/run.sh [PART...]
 #
-# PART is any of: read reload build refresh idle (default: all five, in
-# that order), or cachegrind (not in the default run; see README.md).
+# PART is any of: read reload reload-b build refresh idle (default: all
+# six, in that order), or cachegrind (not in the default run; see
+# README.md).  reload-b is the reload program with -b: the edit buried in
+# the file's largest top-level section, the agent's worst case.
 # Extra options for one program go in BENCH_<PART>_ARGS, e.g.
 #   BENCH_READ_ARGS="-k 1000 -r 3" tests/bench/run.sh read
 # Each program's progress and errors go to $HOTCFG_BUILD/bench-logs/.
@@ -29,7 +31,7 @@ smoke=
 mkdir -p "$LOGS"
 rm -f "$LOGS"/*.json "$LOGS"/*.out "$LOGS"/*.err "$LOGS"/targets
 
-parts=${*:-read reload build refresh idle}
+parts=${*:-read reload reload-b build refresh idle}
 start=$(date +%s)
 status=0
 
@@ -43,9 +45,12 @@ echo "hotcfg benchmarks  $when  $ncpu x $cpu  load average before: $load"
 echo "(medians; ratios are taken between figures of the same run)"
 echo
 
-# prog NAME PART: run one program, keep its table rows and targets.
+# run_one NAME PART [ARGS]: run one program, keep its table rows and
+# targets.  Its output files are named after $TAG (default: NAME), so one
+# program can run twice with different arguments.
 run_one() {
 	name=$1 part=$2
+	tag=${TAG:-$name}
 	shift 2
 	if [ ! -x "$BIN/$name" ]; then
 		echo "$(echo "$part" | tr '[:lower:]' '[:upper:]')  not built:" \
@@ -56,16 +61,16 @@ run_one() {
 	fi
 	t0=$(date +%s)
 	# shellcheck disable=SC2086
-	"$BIN/$name" $smoke -j "$LOGS/$name.json" "$@" >"$LOGS/$name.out" \
-	    2>"$LOGS/$name.err"
+	"$BIN/$name" $smoke -j "$LOGS/$tag.json" "$@" >"$LOGS/$tag.out" \
+	    2>"$LOGS/$tag.err"
 	rc=$?
 	t1=$(date +%s)
-	grep -v '^TARGET ' "$LOGS/$name.out"
-	echo "  ($name: $((t1 - t0)) s)"
-	grep '^TARGET ' "$LOGS/$name.out" >>"$LOGS/targets"
+	grep -v '^TARGET ' "$LOGS/$tag.out"
+	echo "  ($tag: $((t1 - t0)) s)"
+	grep '^TARGET ' "$LOGS/$tag.out" >>"$LOGS/targets"
 	if [ $rc -ne 0 ]; then
-		echo "  $name failed (exit $rc); last lines of $LOGS/$name.err:"
-		tail -5 "$LOGS/$name.err" | sed 's/^/    /'
+		echo "  $tag failed (exit $rc); last lines of $LOGS/$tag.err:"
+		tail -5 "$LOGS/$tag.err" | sed 's/^/    /'
 		status=1
 	fi
 	echo
@@ -80,6 +85,11 @@ for p in $parts; do
 	reload)
 		# shellcheck disable=SC2086
 		run_one reload reload ${BENCH_RELOAD_ARGS:-} ;;
+	reload-b)
+		# shellcheck disable=SC2086
+		TAG=reload_buried
+		run_one reload reload-b -b ${BENCH_RELOAD_ARGS:-}
+		TAG= ;;
 	build)
 		# shellcheck disable=SC2086
 		run_one build_cost build ${BENCH_BUILD_ARGS:-} ;;
@@ -93,8 +103,8 @@ for p in $parts; do
 		"$(dirname "$0")/cachegrind.sh" | tee "$LOGS/cachegrind.out"
 		echo ;;
 	*)
-		echo "run.sh: unknown part '$p' (read reload build refresh idle" \
-		    "cachegrind)" >&2
+		echo "run.sh: unknown part '$p' (read reload reload-b build" \
+		    "refresh idle cachegrind)" >&2
 		exit 2 ;;
 	esac
 done

@@ -21,7 +21,10 @@
  *    lies inside a quoted scalar or a flow collection instead, the section
  *    before it does not parse on its own (it ends unterminated);
  *  - every section must parse on its own into one document whose root is
- *    a block mapping at column 0, without a `<<` merge key at its top;
+ *    a block mapping at column 0, without a `<<` merge key at its top
+ *    (the mapping's own column: a tag or anchor at column 0 on a line
+ *    above it may stand before a mapping at column 2, `&x\n  a: "..`,
+ *    which the next top-level key would end);
  *  - no document marker (---, ...) after the first top-level key: the
  *    whole file is one document;
  *  - no directive (a line starting with '%') anywhere: a %TAG before the
@@ -53,8 +56,15 @@
 
 #define MAX_SECTIONS 256
 
+/* Sections are recognised by a hash of their text (then compared byte by
+ * byte once): a file of many long, nearly equal sections must not cost a
+ * compare of every pair. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 struct section {
 	size_t off, len;
+	uint64_t hash;                  /* XXH3-64 of its text */
 	struct cfg_node *tree;          /* one reference */
 	size_t nodes;                   /* the budget its parse spent */
 };
@@ -180,7 +190,8 @@ find_sections(const char *b, size_t len, size_t *off)
  * depend on its text alone (with the source and limits, which the cache
  * was made with): the rules above keep the rest of the file out. */
 static const struct section *
-reuse(const struct cfg_pcache *c, const char *text, size_t len, size_t hint)
+reuse(const struct cfg_pcache *c, const char *text, size_t len,
+    uint64_t hash, size_t hint)
 {
 	size_t j;
 
@@ -189,7 +200,8 @@ reuse(const struct cfg_pcache *c, const char *text, size_t len, size_t hint)
 	for (j = 0; j < c->n; j++) {
 		const struct section *s = &c->v[(hint + j) % c->n];
 
-		if (s->len == len && memcmp(c->buf + s->off, text, len) == 0)
+		if (s->len == len && s->hash == hash &&
+		    memcmp(c->buf + s->off, text, len) == 0)
 			return s;
 	}
 	return NULL;
@@ -229,7 +241,9 @@ load_sections(const char *name, const char *buf, size_t len,
 
 		v[i].off = off[i];
 		v[i].len = off[i + 1] - off[i];
-		if ((s = reuse(c, buf + v[i].off, v[i].len, i)) != NULL) {
+		v[i].hash = XXH3_64bits(buf + v[i].off, v[i].len);
+		if ((s = reuse(c, buf + v[i].off, v[i].len, v[i].hash,
+		    i)) != NULL) {
 			v[i].tree = cfg_node_ref(s->tree);
 			v[i].nodes = s->nodes;
 			continue;

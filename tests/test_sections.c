@@ -310,6 +310,61 @@ Test(sections, the_budget_is_counted_as_the_whole_parse_counts_it)
 	}
 }
 
+Test(sections, more_edge_cases_match_the_whole_parse)
+{
+	static const char *const t[] = {
+		/* a BOM at the start of a line: skipped by libyaml */
+		"a: 1\n\xef\xbb\xbf" "b: 2\nc: 3\n",
+		"a: |\n  x\n\xef\xbb\xbf...\nc: 3\n",
+		"a: 1\n\xef\xbb\xbf%TAG ! tag:yaml.org,2002:\nb: !str 5\n",
+		/* tabs, complex keys, keys of digits and '_' */
+		"a:\t1\nb:\t2\n",
+		"? a\n: 1\n? b\n: 2\nc: 3\n",
+		"a: 1 #c\n_b: 2\n0: 3\n",
+		"1: a\n\"1\": b\n",
+		"a: 1\n1: 2\n01: 3\n0x1: 4\n",
+		/* scalars that end at the next top-level key */
+		"a: >2\n   x\n  y\nb: 1\n",
+		"a: x\n  y\nb: |-\n  z\n\n\nc: \"q\n  r\"\n",
+		"a: |+\n  x\n\n# c\n\nb: 1\n",
+		/* empty values, with a tag or an anchor left open */
+		"a:\nb:\nc:\n",
+		"a: !!str\nb: !!map\nc: 1\n",
+		"a: &x\nb: 2\n",
+		"a: !!seq\n- 1\nb: 2\n",
+		"a:\n- b: 1\n  c: 2\nd: 3\n",
+		/* errors in a later section, NUL, UTF-16, a trailing ... */
+		"a: 1\nb: 2\nc: [\n",
+		"a: 1\nb: 2\n...",
+		"a: \"\xe2\x80\xa8\"\nb: 2\n",
+		"\xff\xfe" "a\0:\0 \0" "1\0\n\0",
+	};
+
+	check_all(t, N(t), NULL);
+}
+
+Test(sections, a_nul_byte_is_an_error_at_its_place)
+{
+	static const char text[] = "a: 1\nb: \0\nc: 3\n";
+	struct cfg_pcache *cache = NULL;
+	struct cfg_node *whole = NULL, *cut = NULL;
+	struct cfg_error ew, ec;
+	size_t len = sizeof(text) - 1;
+	char *buf = malloc(len);
+
+	cr_assert_not_null(buf);
+	memcpy(buf, text, len);
+	cr_assert_neq(cfg_load_yaml("t.yaml", text, len, 3, NULL, &whole,
+	    &ew), 0);
+	cr_assert_neq(cfg_load_yaml_cached("t.yaml", buf, len, 3, NULL,
+	    &cache, &cut, &ec), 0);
+	cr_assert_null(cut);
+	cr_assert_eq(ec.line, ew.line);
+	cr_assert_eq(ec.col, ew.col);
+	cr_assert_str_eq(ec.msg, ew.msg);
+	cfg_pcache_free(cache);
+}
+
 /* The rules must not stop the cutting of ordinary files. */
 Test(sections, ordinary_files_are_still_cut)
 {

@@ -53,8 +53,12 @@
 
 /* While a source cannot be watched (inotify limits), rescan this often. */
 #define DEGRADED_RESCAN_NS  (2 * 1000000000LL)
-/* A publish that failed (a full disk) is tried again this often. */
+/* A publish that failed (a full disk) is tried again after RETRY_NS, then
+ * after twice as long each time up to RETRY_MAX_NS, so that a disk that
+ * stays full costs a build and a log line every half minute, not every
+ * second.  An edit meanwhile is built (and tried) at once as usual. */
 #define RETRY_NS            (1 * 1000000000LL)
+#define RETRY_MAX_NS        (30 * 1000000000LL)
 
 static int sig_pipe[2] = { -1, -1 };
 
@@ -358,7 +362,7 @@ run(struct agent *a, const struct agent_conf *c)
 {
 	int *how = NULL;
 	int64_t now, next_due = 0, next_hb, next_rescan = INT64_MAX;
-	int64_t next_retry = INT64_MAX;
+	int64_t next_retry = INT64_MAX, retry_ns = RETRY_NS;
 	const char *reason = "start";
 	uint64_t events, overflows;
 	bool quit = false;
@@ -378,8 +382,14 @@ run(struct agent *a, const struct agent_conf *c)
 		if (pending_take(a->pend, now, how, &next_due) > 0 ||
 		    (a->retry && now >= next_retry)) {
 			agent_reload(a, how, reason);
-			next_retry = a->retry ? hc_mono_ns() + RETRY_NS :
-			    INT64_MAX;
+			if (a->retry) {
+				next_retry = hc_mono_ns() + retry_ns;
+				retry_ns = retry_ns * 2 > RETRY_MAX_NS ?
+				    RETRY_MAX_NS : retry_ns * 2;
+			} else {
+				next_retry = INT64_MAX;
+				retry_ns = RETRY_NS;
+			}
 			reason = "change";
 			continue;       /* whatever came meanwhile is next */
 		}

@@ -280,6 +280,25 @@ Test(faults, agent_on_a_full_disk_reports_enospc_and_publishes_once_space_return
 	cr_assert(th_wait_str(dir, "value", "one", 0));
 	cr_assert_eq(th_count(dir, ".snap.tmp"), 0);
 
+	/* While the disk stays full the agent tries again after 1, 2, 4...
+	 * seconds: in 7.5 s after the first failure, the tries at about 1 s
+	 * and 3 s (and 7 s on a slow machine), not one a second. */
+	{
+		struct timespec ts = { 7, 500000000 };
+		unsigned tries = 0;
+		char *text, *p;
+
+		nanosleep(&ts, NULL);
+		text = th_read(log);
+		cr_assert_not_null(text);
+		for (p = text; (p = strstr(p, "source=publish")) != NULL; p++)
+			tries++;
+		cr_assert(tries >= 2 && tries <= 4, "%u failed publishes "
+		    "logged in 7.5 s (backoff 1, 2, 4 s):\n%s", tries, text);
+		cr_assert_eq(th_gen(dir), 1);
+		free(text);
+	}
+
 	/* Space returns: the agent retries by itself, no edit needed. */
 	cr_assert_eq(unlink(filler), 0);
 	cr_assert(th_wait_str(dir, "value", "two", 30000),

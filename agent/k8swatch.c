@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dump.h"
 #include "k8swatch.h"
 
 /* ------------------------------------------------------------------ */
@@ -407,78 +408,22 @@ k8s_key_ok(const char *key)
 	    strcmp(key, "..") != 0;
 }
 
-static int
-b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 int
 k8s_b64_decode(const char *in, size_t len, unsigned char **out,
     size_t *outlen)
 {
 	unsigned char *buf;
-	unsigned acc = 0;
-	size_t i, n = 0, q = 0, pad = 0;
 
 	*out = NULL;
 	*outlen = 0;
 	if ((buf = malloc(len / 4 * 3 + 4)) == NULL)
 		return -ENOMEM;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)in[i];
-		int v;
-
-		if (c == '\r' || c == '\n')
-			continue;
-		if (c == '=') {
-			/* Padding: only in the last quantum, 1 or 2 of it. */
-			if (q < 2 || ++pad > 2)
-				goto bad;
-			q++;
-			continue;
-		}
-		if (pad > 0 || (v = b64_val(c)) < 0)
-			goto bad;
-		acc = acc << 6 | (unsigned)v;
-		if (++q == 4) {
-			buf[n++] = (unsigned char)(acc >> 16);
-			buf[n++] = (unsigned char)(acc >> 8);
-			buf[n++] = (unsigned char)acc;
-			acc = 0;
-			q = 0;
-		}
+	if (hc_base64_decode(in, len, buf, outlen, HC_B64_PADDED) != 0) {
+		free(buf);
+		return -EINVAL;
 	}
-	if (pad > 0) {
-		/* q counted the '=' too: the quantum must be complete. */
-		if (q != 4)
-			goto bad;
-		acc <<= 6 * pad;
-		buf[n++] = (unsigned char)(acc >> 16);
-		if (pad == 1)
-			buf[n++] = (unsigned char)(acc >> 8);
-		/* Go refuses non-zero bits in the unused tail (strict mode
-		 * is not the default, but no encoder writes them). */
-	} else if (q != 0) {
-		goto bad;
-	}
-	buf[n] = '\0';
 	*out = buf;
-	*outlen = n;
 	return 0;
-bad:
-	free(buf);
-	return -EINVAL;
 }
 
 void

@@ -54,6 +54,7 @@
 
 #include <yaml.h>
 
+#include "dump.h"
 #include "node.h"
 #include "tree.h"
 
@@ -294,57 +295,15 @@ static int
 base64_decode(struct cfg_node *n, const char *s, size_t len)
 {
 	unsigned char *out;
-	uint32_t acc = 0;
-	size_t i, o = 0, q = 0, pad = 0;
+	size_t o;
 
 	if ((out = cfg_node_alloc(n, len / 4 * 3 + 4)) == NULL)
 		return -ENOMEM;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		int v;
-
-		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
-			continue;
-		if (c == '=') {
-			pad++;
-			continue;
-		}
-		if (pad > 0)
-			goto bad;       /* data after padding */
-		if (c >= 'A' && c <= 'Z')
-			v = c - 'A';
-		else if (c >= 'a' && c <= 'z')
-			v = c - 'a' + 26;
-		else if (c >= '0' && c <= '9')
-			v = c - '0' + 52;
-		else if (c == '+')
-			v = 62;
-		else if (c == '/')
-			v = 63;
-		else
-			goto bad;
-		acc = (acc << 6) | (uint32_t)v;
-		if (++q % 4 == 0) {
-			out[o++] = (unsigned char)(acc >> 16);
-			out[o++] = (unsigned char)(acc >> 8);
-			out[o++] = (unsigned char)acc;
-			acc = 0;
-		}
-	}
-	if (q % 4 == 1 || pad > 2 || (pad > 0 && (q + pad) % 4 != 0))
-		goto bad;
-	if (q % 4 == 2) {
-		out[o++] = (unsigned char)(acc >> 4);
-	} else if (q % 4 == 3) {
-		out[o++] = (unsigned char)(acc >> 10);
-		out[o++] = (unsigned char)(acc >> 2);
-	}
-	out[o] = '\0';
+	/* On failure, arena memory goes with the arena. */
+	if (hc_base64_decode(s, len, out, &o, HC_B64_SPACE) != 0)
+		return -EINVAL;
 	cfg_node_set_text_buf(n, (char *)out, o);
 	return 0;
-bad:
-	/* Arena memory: it goes with the arena. */
-	return -EINVAL;
 }
 
 /* What a scalar's tag asks for. */

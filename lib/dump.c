@@ -158,6 +158,67 @@ hc_base64(const void *data, size_t len, size_t *outlen)
 	return out;
 }
 
+static int
+b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int
+hc_base64_decode(const char *in, size_t len, unsigned char *out,
+    size_t *outlen, unsigned flags)
+{
+	uint32_t acc = 0;
+	size_t i, o = 0, q = 0, pad = 0;
+
+	*outlen = 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+		int v;
+
+		if (c == '\r' || c == '\n' || ((flags & HC_B64_SPACE) &&
+		    (c == ' ' || c == '\t')))
+			continue;
+		if (c == '=') {
+			pad++;
+			continue;
+		}
+		if (pad > 0 || (v = b64_value(c)) < 0)
+			return -EINVAL;  /* not base64, or data after padding */
+		acc = acc << 6 | (uint32_t)v;
+		if (++q % 4 == 0) {
+			out[o++] = (unsigned char)(acc >> 16);
+			out[o++] = (unsigned char)(acc >> 8);
+			out[o++] = (unsigned char)acc;
+			acc = 0;
+		}
+	}
+	/* A lone sixth of a byte, padding that does not end a quantum, or
+	 * (when required) padding missing. */
+	if (q % 4 == 1 || pad > 2 || (pad > 0 && (q + pad) % 4 != 0) ||
+	    ((flags & HC_B64_PADDED) && pad == 0 && q % 4 != 0))
+		return -EINVAL;
+	if (q % 4 == 2) {
+		out[o++] = (unsigned char)(acc >> 4);
+	} else if (q % 4 == 3) {
+		out[o++] = (unsigned char)(acc >> 10);
+		out[o++] = (unsigned char)(acc >> 2);
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return 0;
+}
+
 /* Write s as a JSON string, quoted and escaped by jansson. */
 static int
 put_json_string(FILE *fp, const char *s, size_t n)

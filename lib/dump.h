@@ -40,4 +40,18 @@ bool hc_dump_same_value(const hotcfg_entry *a, const hotcfg_entry *b);
  */
 char *hc_base64(const void *data, size_t len, size_t *outlen);
 
+/*
+ * Decode standard base64 (RFC 4648 section 4) into out, which has room
+ * for len / 4 * 3 + 4 bytes; the result is NUL-terminated, *outlen
+ * excludes the NUL.  Line breaks (CR, LF) are skipped; padding, where
+ * present, must complete the last quantum and nothing may follow it.
+ * flags: HC_B64_SPACE also skips spaces and tabs (YAML's !!binary);
+ * HC_B64_PADDED refuses a last quantum without its padding (what Go's
+ * encoding/json writes for []byte).  0, or -EINVAL when in is not base64.
+ */
+#define HC_B64_SPACE  1u
+#define HC_B64_PADDED 2u
+int hc_base64_decode(const char *in, size_t len, unsigned char *out,
+    size_t *outlen, unsigned flags);
+
 #endif /* HOTCFG_DUMP_H */

@@ -454,6 +454,10 @@ Test(k8s_parser, configmap_objects_become_files_like_a_directory)
 	cr_assert_eq(k8s_b64_decode("Zg==Zg==", 8, &b, &n), -EINVAL);
 	cr_assert_eq(k8s_b64_decode("Zm9v!mFy", 8, &b, &n), -EINVAL);
 	cr_assert_eq(k8s_b64_decode("=Zm9", 4, &b, &n), -EINVAL);
+	/* Go always pads; spaces are no line breaks (YAML's !!binary
+	 * accepts both: tests/test_flatten.c). */
+	cr_assert_eq(k8s_b64_decode("Zm9vYmE", 7, &b, &n), -EINVAL);
+	cr_assert_eq(k8s_b64_decode("Zm9v YmE=", 9, &b, &n), -EINVAL);
 	cr_assert(k8s_key_ok("app.kubernetes.io_x-1"));
 	cr_assert(!k8s_key_ok("a/b"));
 	cr_assert(!k8s_key_ok(".."));

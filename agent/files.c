@@ -234,19 +234,30 @@ out:
 	return rc;
 }
 
+/* Read the file at path within the resolved limits *l (filled). */
+static int
+read_source(const char *path, const struct cfg_limits *lim,
+    struct cfg_limits *l, char **buf, size_t *len, struct cfg_error *err)
+{
+	*buf = NULL;
+	*len = 0;
+	cfg_limits_resolve(lim, l);
+	return read_file(AT_FDCWD, path, false, path, l->max_file, buf, len,
+	    err);
+}
+
 int
 cfg_load_file(const char *path, unsigned source,
     const struct cfg_limits *lim, struct cfg_node **out,
     struct cfg_error *err)
 {
 	struct cfg_limits l;
-	char *buf = NULL;
-	size_t len = 0;
+	char *buf;
+	size_t len;
 	int rc;
 
 	*out = NULL;
-	cfg_limits_resolve(lim, &l);
-	rc = read_file(AT_FDCWD, path, false, path, l.max_file, &buf, &len, err);
+	rc = read_source(path, lim, &l, &buf, &len, err);
 	if (rc == 0)
 		rc = cfg_load_yaml(path, buf, len, source, &l, out, err);
 	free(buf);
@@ -259,14 +270,12 @@ cfg_load_file_cached(const char *path, unsigned source,
     struct cfg_node **out, struct cfg_error *err)
 {
 	struct cfg_limits l;
-	char *buf = NULL;
-	size_t len = 0;
+	char *buf;
+	size_t len;
 	int rc;
 
 	*out = NULL;
-	cfg_limits_resolve(lim, &l);
-	rc = read_file(AT_FDCWD, path, false, path, l.max_file, &buf, &len, err);
-	if (rc != 0)
+	if ((rc = read_source(path, lim, &l, &buf, &len, err)) != 0)
 		return rc;
 	return cfg_load_yaml_cached(path, buf, len, source, &l, cache, out,
 	    err);

@@ -2,8 +2,9 @@
  * build.c - the snapshot builder.
  *
  * The agent adds entries in any order; hc_builder_finish() sorts them by
- * key, refuses duplicates, lays out the records (see snap.h for the format
- * and why records are packed the way they are), computes the content hash,
+ * key (cheaply when they come sorted or nearly: see insertion_sort()),
+ * refuses duplicates, lays out the records (see snap.h for the format and
+ * layout_records() for how records are packed), computes the content hash,
  * derives the hash seed from it, fills the hash index and checksums the
  * blob.  The result is one malloc'd block that the publisher writes to a
  * file as it is.
@@ -255,34 +256,101 @@ sortkey_cmp(const void *pa, const void *pb, void *arg)
 	return keycmp(x->key, x->klen, y->key, y->klen);
 }
 
+/*
+ * Sorting input that is already sorted, or nearly.  The agent hands the
+ * entries over in the order of a depth-first walk of its tree: key order
+ * wherever siblings came in key order, and otherwise out of order only
+ * among the siblings of one map.  So the builder first counts the places
+ * where the order breaks (in the pass that computes the prefixes), and
+ * then: none, no sort at all (and no duplicate check, the keys being
+ * strictly increasing); up to one entry in four, an insertion sort, as
+ * long as the entries it steps over add up to at most INSERT_BUDGET per
+ * entry (local disorder, such as the siblings of small maps in file
+ * order, costs a few comparisons per entry); past that, a natural merge
+ * sort if the ascending runs are few (a whole subtree out of place), else
+ * qsort_r() (random order breaks at every other entry).
+ */
+#define INSERT_BUDGET 4u
+#define RUNS_MERGE_MAX(n) ((n) / 16 + 1)
+
+static size_t
+count_breaks(const struct sortkey *a, size_t n, const struct bent *ents)
+{
+	size_t k = 0;
+
+	for (size_t i = 1; i < n; i++)
+		k += sortkey_cmp(&a[i - 1], &a[i], (void *)ents) > 0;
+	return k;
+}
+
+/* Insertion sort of a[0..n), stepping over at most budget entries in all;
+ * 0 if the budget ran out (a is then a permutation, partly sorted). */
+static int
+insertion_sort(struct sortkey *a, size_t n, const struct bent *ents,
+    size_t budget)
+{
+	for (size_t i = 1; i < n; i++) {
+		struct sortkey x;
+		size_t j = i - 1;
+
+		if (sortkey_cmp(&a[j], &a[i], (void *)ents) <= 0)
+			continue;
+		x = a[i];
+		while (j > 0 && sortkey_cmp(&a[j - 1], &x, (void *)ents) > 0)
+			if (i - --j > budget)
+				return 0;
+		if (i - j > budget)
+			return 0;
+		budget -= i - j;
+		memmove(&a[j + 1], &a[j], (i - j) * sizeof(*a));
+		a[j] = x;
+	}
+	return 1;
+}
+
+static void
+merge_runs(struct sortkey *a, struct sortkey *tmp, size_t *bound,
+    size_t nruns, const struct bent *ents)
+{
+	/* bound[0..nruns]: run r is a[bound[r] .. bound[r + 1]). */
+	while (nruns > 1) {
+		size_t out = 0;
+
+		for (size_t r = 0; r < nruns; r += 2) {
+			size_t lo = bound[r], mid, hi, i, j, k;
+
+			if (r + 1 == nruns) {
+				memcpy(tmp + lo, a + lo,
+				    (bound[r + 1] - lo) * sizeof(*a));
+				bound[out++] = lo;
+				continue;
+			}
+			mid = bound[r + 1];
+			hi = bound[r + 2];
+			i = lo;
+			j = mid;
+			k = lo;
+			while (i < mid && j < hi)
+				tmp[k++] = sortkey_cmp(&a[j], &a[i],
+				    (void *)ents) < 0 ? a[j++] : a[i++];
+			memcpy(tmp + k, a + i, (mid - i) * sizeof(*a));
+			k += mid - i;
+			memcpy(tmp + k, a + j, (hi - j) * sizeof(*a));
+			bound[out++] = lo;
+		}
+		bound[out] = bound[nruns];
+		nruns = out;
+		{
+			struct sortkey *t = a;
+			memcpy(t, tmp, bound[nruns] * sizeof(*a));
+		}
+	}
+}
+
 static uint64_t
 align_up(uint64_t v, uint64_t a)
 {
 	return (v + a - 1) & ~(a - 1);
-}
-
-/*
- * Where a record whose first `head` bytes (header, value, key and its NUL:
- * what a lookup reads) should share one cache line goes, given the next
- * free offset: padded to the next line when the head would cross one.
- * HC_PAD_MAX caps that padding (a head that would need more crosses the
- * line instead).  At HC_LINE, the default, no head that fits in a line
- * crosses one; measured on the benchmark's config-shaped 1.1M entries
- * (heads of 28 to 47 bytes, so one record per line), a cap of 24 bytes
- * takes the snapshot from 83.3 to about 77.4 B/entry but makes about 10%
- * of lookups read a third line.  The readers do not depend on it.
- */
-#ifndef HC_PAD_MAX
-#define HC_PAD_MAX HC_LINE
-#endif
-static uint64_t
-place_record(uint64_t off, uint64_t head)
-{
-	off = align_up(off, 8);
-	if (head <= HC_LINE && (off % HC_LINE) + head > HC_LINE &&
-	    HC_LINE - off % HC_LINE <= HC_PAD_MAX)
-		off = align_up(off, HC_LINE);
-	return off;
 }
 
 /* The type byte of a record: its type, and whether it needs the
@@ -295,6 +363,215 @@ rec_tbyte(const struct bent *e)
 	if (e->klen > HC_REC_KLEN_MAX || e->source > HC_REC_SRC_MAX)
 		tb |= HC_REC_EXT;
 	return tb;
+}
+
+/*
+ * Record layout.  A lookup reads a record's head (header, extension,
+ * binary value and the key bytes, which it compares with memcmp(), not the
+ * key's NUL) and nothing else, so a head must not cross a 64-byte line
+ * (two lines per lookup: the bucket and the head); the NUL and the text
+ * after it may.  The order array gives key order, so where records lie is
+ * free, and the builder packs them: it keeps a pool of the next PACK_W
+ * records in key order and, with r bytes left in the current line, places
+ * the oldest pooled record whose head fits in r and that fills the line
+ * (the record reaches the line's end or spills into the next line), or
+ * else the oldest whose head fits and after which another pooled record
+ * would fill the rest of the line, or else the longest whose head fits; it
+ * pads to the next line only when no pooled head fits.  A record that has
+ * waited PACK_WAIT placements goes next whatever it costs, so no record
+ * lands more than about that many records from its key-order place and
+ * iteration in key order reads the record area almost sequentially.
+ * Heads longer than a line start at a line.  Everything depends on the
+ * entries alone, so equal entries give an equal blob.  On the benchmark's
+ * 1.1M config-shaped entries this leaves 9.5 bytes of line padding per
+ * entry (15.3 with one record per line), the optimum there: with heads of
+ * 27 to 46 bytes and records of 32 to 64, a line that starts empty is only
+ * filled exactly by a 64-byte record or two 32-byte ones; pools of 16 or
+ * 32 do no better than 8.
+ */
+#ifndef PACK_W
+#define PACK_W    8
+#endif
+#define PACK_WAIT (4 * PACK_W)
+
+/*
+ * The pool, in key order: record index, record bytes (8-aligned), and
+ * for the line arithmetic, one byte per record: the head (at most a line)
+ * and the record bytes capped at 127, compared for all records at once
+ * (SWAR on 64-bit words: every byte is below 128, so a byte-wise
+ * subtraction never borrows from its neighbour).  Empty places hold head
+ * 127 and length 0, which never fit.
+ */
+#define POOL_WORDS (PACK_W / 8)
+_Static_assert(PACK_W % 8 == 0, "the pool is whole 64-bit words");
+
+struct pool {
+	union { uint8_t b[PACK_W]; uint64_t w[POOL_WORDS]; } h, lc;
+	uint32_t idx[PACK_W];
+	uint64_t len[PACK_W];
+	unsigned n;
+	/* cnt[q]: pooled records that would fill a line with 8q bytes left
+	 * (head <= 8q <= len), q = 1..7. */
+	unsigned cnt[HC_LINE / 8];
+};
+
+#define B_LO UINT64_C(0x0101010101010101)
+#define B_HI UINT64_C(0x8080808080808080)
+
+/* 0x80 in each byte of a (below 128) that is >= v (below 128). */
+static inline uint64_t
+swar_ge(uint64_t a, unsigned v)
+{
+	return ((a | B_HI) - B_LO * v) & B_HI;
+}
+
+/* 0x80 in each byte of a that is <= v. */
+static inline uint64_t
+swar_le(uint64_t a, unsigned v)
+{
+	return ((B_LO * v | B_HI) - a) & B_HI;
+}
+
+/* 0x80 in each byte of a equal to v. */
+static inline uint64_t
+swar_eq(uint64_t a, unsigned v)
+{
+	uint64_t x = a ^ (B_LO * v), l7 = ~B_HI;
+	return ~(((x & l7) + l7) | x | l7);
+}
+
+/* The first (oldest) record of a byte mask over the pool's words, or -1. */
+static inline int
+swar_first(const uint64_t *m)
+{
+	for (unsigned k = 0; k < POOL_WORDS; k++)
+		if (m[k] != 0)
+			return (int)(k * 8 + (unsigned)__builtin_ctzll(m[k]) / 8);
+	return -1;
+}
+
+static void
+pool_count(struct pool *p, unsigned j, unsigned d)
+{
+	for (unsigned r = (p->h.b[j] + 7u) & ~7u; r < HC_LINE &&
+	    r <= p->lc.b[j]; r += 8)
+		p->cnt[r / 8] += d;
+}
+
+static void
+pool_add(struct pool *p, const struct bent *e, uint32_t i)
+{
+	unsigned tb = rec_tbyte(e), j = p->n++;
+	uint64_t head = hc_rec_keyoff(tb) + e->klen;
+	uint64_t len = align_up(hc_rec_len(tb, e->klen, e->vlen), 8);
+
+	p->idx[j] = i;
+	p->h.b[j] = (uint8_t)(head > HC_LINE ? HC_LINE : head);
+	p->len[j] = len;
+	p->lc.b[j] = (uint8_t)(len > 127 ? 127 : len);
+	pool_count(p, j, 1);
+}
+
+static void
+pool_del(struct pool *p, unsigned j)
+{
+	unsigned n = --p->n;
+
+	pool_count(p, j, (unsigned)-1);
+	memmove(&p->h.b[j], &p->h.b[j + 1], n - j);
+	memmove(&p->lc.b[j], &p->lc.b[j + 1], n - j);
+	memmove(&p->idx[j], &p->idx[j + 1], (n - j) * sizeof(p->idx[0]));
+	memmove(&p->len[j], &p->len[j + 1], (n - j) * sizeof(p->len[0]));
+	p->h.b[n] = 127;
+	p->lc.b[n] = 0;
+}
+
+/*
+ * Which pooled record goes next with r bytes left in the line (r a
+ * multiple of 8), or -1: pad to the next line.  The oldest that fills the
+ * line (head <= r <= length); else the oldest after which another pooled
+ * record would fill the rest, 8q bytes (length r - 8q, and cnt[q] counts
+ * some record other than itself); else the longest that fits.
+ */
+static int
+pool_pick(const struct pool *p, unsigned r)
+{
+	uint64_t fit[POOL_WORDS], m[POOL_WORDS], any = 0;
+	int j;
+
+	for (unsigned k = 0; k < POOL_WORDS; k++) {
+		fit[k] = swar_le(p->h.w[k], r);
+		m[k] = fit[k] & swar_ge(p->lc.w[k], r);
+		any |= fit[k];
+	}
+	if (any == 0)
+		return -1;
+	if ((j = swar_first(m)) >= 0)
+		return j;
+	any = 0;
+	for (unsigned k = 0; k < POOL_WORDS; k++)
+		m[k] = 0;
+	for (unsigned q = 1; 8 * q < r; q++) {
+		if (p->cnt[q] == 0)
+			continue;
+		for (unsigned k = 0; k < POOL_WORDS; k++) {
+			uint64_t c = fit[k] & swar_eq(p->lc.w[k], r - 8 * q);
+			/* The only record filling 8q cannot follow itself. */
+			if (p->cnt[q] == 1)
+				c &= ~(swar_le(p->h.w[k], 8 * q) &
+				    swar_ge(p->lc.w[k], 8 * q));
+			m[k] |= c;
+			any |= c;
+		}
+	}
+	if (any != 0)
+		return swar_first(m);
+	for (unsigned v = r - 8; v >= 8; v -= 8) {
+		for (unsigned k = 0; k < POOL_WORDS; k++)
+			m[k] = fit[k] & swar_eq(p->lc.w[k], v);
+		if ((j = swar_first(m)) >= 0)
+			return j;
+	}
+	return -1;
+}
+
+/* Lay out the n records of b (key order sk) from off: offs[i] is record
+ * i's offset, seq[k] the record k-th in the blob.  Returns the end. */
+static uint64_t
+layout_records(const struct hc_builder *b, const struct sortkey *sk,
+    uint64_t off, uint32_t *offs, uint32_t *seq)
+{
+	struct pool p;
+	size_t next = 0, k = 0, n = b->n;
+
+	memset(&p, 0, sizeof(p));
+	memset(p.h.b, 127, sizeof(p.h.b));
+	while (p.n < PACK_W && next < n) {
+		pool_add(&p, &b->ents[sk[next].idx], (uint32_t)next);
+		next++;
+	}
+	while (p.n > 0) {
+		unsigned r = HC_LINE - (unsigned)(off % HC_LINE);
+		int pick;
+
+		if (next - p.idx[0] > PACK_WAIT) {
+			pick = 0;
+			if (p.h.b[0] > r)
+				off = align_up(off, HC_LINE);
+		} else if ((pick = pool_pick(&p, r)) < 0) {
+			off = align_up(off, HC_LINE);
+			continue;
+		}
+		offs[p.idx[pick]] = (uint32_t)off;
+		seq[k++] = p.idx[pick];
+		off += p.len[pick];
+		pool_del(&p, (unsigned)pick);
+		if (next < n) {
+			pool_add(&p, &b->ents[sk[next].idx], (uint32_t)next);
+			next++;
+		}
+	}
+	return off;
 }
 
 /*
@@ -408,10 +685,12 @@ hc_builder_finish(struct hc_builder *b, int64_t time_ns, void **blobp,
     size_t *sizep, char **dupkey)
 {
 	struct sortkey *sk = NULL;
+	uint32_t *offs = NULL, *seq;
 	unsigned char *blob = NULL;
 	uint64_t off, off_index, off_order, off_records, off_sources, size;
 	uint64_t nslots, nbuckets;
 	uint32_t log2 = 0;
+	size_t breaks = 0, ties = 0;
 	struct hc_snap_hdr *h;
 	uint32_t *order;
 	int rc = -ENOMEM;
@@ -435,8 +714,39 @@ hc_builder_finish(struct hc_builder *b, int64_t time_ns, void **blobp,
 	for (size_t i = 0; i < b->n; i++) {
 		sk[i].prefix = key_prefix(b->ents[i].key, b->ents[i].klen);
 		sk[i].idx = (uint32_t)i;
+		/* (Past n/4 breaks the order is qsort_r()'s to make.) */
+		if (i > 0 && breaks <= b->n / 4) {
+			int c = sortkey_cmp(&sk[i - 1], &sk[i], b->ents);
+			breaks += c > 0;
+			ties += c == 0;
+		}
 	}
-	qsort_r(sk, b->n, sizeof(*sk), sortkey_cmp, b->ents);
+	if (breaks == 0 && ties == 0)
+		goto sorted;
+	if (breaks <= b->n / 4 && insertion_sort(sk, b->n, b->ents,
+	    (size_t)INSERT_BUDGET * b->n))
+		;
+	else if ((breaks = count_breaks(sk, b->n, b->ents)) <
+	    RUNS_MERGE_MAX(b->n)) {
+		size_t *bound = NULL, nr = 0;
+		struct sortkey *tmp = malloc(b->n * sizeof(*tmp));
+
+		if (tmp == NULL || (bound = malloc((breaks + 2) *
+		    sizeof(*bound))) == NULL) {
+			free(tmp);
+			goto out;
+		}
+		bound[nr++] = 0;
+		for (size_t i = 1; i < b->n; i++)
+			if (sortkey_cmp(&sk[i - 1], &sk[i], b->ents) > 0)
+				bound[nr++] = i;
+		bound[nr] = b->n;
+		merge_runs(sk, tmp, bound, nr, b->ents);
+		free(bound);
+		free(tmp);
+	} else {
+		qsort_r(sk, b->n, sizeof(*sk), sortkey_cmp, b->ents);
+	}
 	for (size_t i = 1; i < b->n; i++) {
 		const struct bent *x = &b->ents[sk[i - 1].idx];
 		const struct bent *y = &b->ents[sk[i].idx];
@@ -447,6 +757,7 @@ hc_builder_finish(struct hc_builder *b, int64_t time_ns, void **blobp,
 			goto out;
 		}
 	}
+sorted:
 
 	/* Index: a power of two of 8-slot buckets, with at least 4/3 as
 	 * many slots as keys, so the load stays at or under 0.75 and some
@@ -467,14 +778,10 @@ hc_builder_finish(struct hc_builder *b, int64_t time_ns, void **blobp,
 	off_order = off;
 	off += (uint64_t)b->n * sizeof(uint32_t);
 	off_records = align_up(off, HC_LINE);
-	off = off_records;
-	for (size_t i = 0; i < b->n; i++) {
-		const struct bent *e = &b->ents[sk[i].idx];
-		unsigned tb = rec_tbyte(e);
-		uint64_t head = hc_rec_keyoff(tb) + e->klen + 1;
-		off = place_record(off, head);
-		off += hc_rec_len(tb, e->klen, e->vlen);
-	}
+	if ((offs = malloc((b->n ? b->n : 1) * 2 * sizeof(*offs))) == NULL)
+		goto out;
+	seq = offs + b->n;
+	off = layout_records(b, sk, off_records, offs, seq);
 	off_sources = align_up(off, 8);
 	off = off_sources + (uint64_t)b->nsrcs * sizeof(uint32_t);
 	for (unsigned i = 0; i < b->nsrcs; i++)
@@ -490,16 +797,15 @@ hc_builder_finish(struct hc_builder *b, int64_t time_ns, void **blobp,
 	h = (struct hc_snap_hdr *)blob;
 	order = (uint32_t *)(blob + off_order);
 
-	off = off_records;
-	for (size_t i = 0; i < b->n; i++) {
-		const struct bent *e = &b->ents[sk[i].idx];
+	/* The records in the order they sit in the blob (front to back),
+	 * the order array in key order. */
+	for (size_t k = 0; k < b->n; k++) {
+		const struct bent *e = &b->ents[sk[seq[k]].idx];
 		unsigned tb = rec_tbyte(e);
-		uint64_t head = hc_rec_keyoff(tb) + e->klen + 1;
 		struct hc_rec *r;
 		unsigned char *p;
 
-		off = place_record(off, head);
-		r = (struct hc_rec *)(blob + off);
+		r = (struct hc_rec *)(blob + offs[seq[k]]);
 		r->vlen = hc_type_is_container(e->type) ? e->count : e->vlen;
 		r->type = (uint8_t)tb;
 		if (tb & HC_REC_EXT) {
@@ -518,9 +824,8 @@ hc_builder_finish(struct hc_builder *b, int64_t time_ns, void **blobp,
 		memcpy(p, e->key, e->klen);
 		p += e->klen + 1;
 		memcpy(p, e->text, e->vlen);
-		order[i] = (uint32_t)off;
-		off += hc_rec_len(tb, e->klen, e->vlen);
 	}
+	memcpy(order, offs, b->n * sizeof(*order));
 	{
 		uint32_t *srcoff = (uint32_t *)(blob + off_sources);
 		uint64_t so = off_sources + (uint64_t)b->nsrcs * sizeof(uint32_t);
@@ -560,6 +865,7 @@ hc_builder_finish(struct hc_builder *b, int64_t time_ns, void **blobp,
 	rc = 0;
 out:
 	free(sk);
+	free(offs);
 	free(blob);
 	builder_reset(b);
 	return rc;

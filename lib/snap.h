@@ -47,18 +47,28 @@
  * extension with the 32-bit key length and source follows the header (the
  * header's klen and source are then 0).  BOOL, INT and FLOAT have an 8-byte
  * binary value next (int64, double, 0/1; 8-byte aligned, since records
- * are).  The builder keeps each record's header, value and key (with its
- * NUL) inside one 64-byte line whenever they fit in one, padding to the
- * next line otherwise.
+ * are).  A record's head is what a point lookup reads of it: header,
+ * extension, value and the key bytes (not the key's NUL, not the text).
+ * The builder keeps every head that fits in 64 bytes inside one 64-byte
+ * line, and packs the records around that rule instead of padding after
+ * each one: the order array gives key order, so records need not lie in
+ * key order, and the builder places them a few records out of it (a pool
+ * of the next 8 in key order; see layout_records() in build.c) so that a
+ * line holds as many records as fit, the last one's NUL and text spilling
+ * into the next line.  Iteration follows the order array; its reads of the
+ * record area stay almost sequential.  Readers and the validator assume
+ * nothing about where records lie, only that each is well-formed and
+ * inside the record area.
  *
  * Point lookups thus touch two cache lines when the key sits in its home
  * bucket: the bucket and the record, whose header and key are compared in
  * place and whose value is read from the same line.  A key that was pushed
  * out of an overflowing home bucket costs one more line per bucket passed
  * (0.65% of the keys of the benchmark's 1M, at load 0.48; 5% at load 0.75,
- * the most the sizing allows), and so does a key whose head (header, value,
- * key) is longer than a line, or one whose bucket holds another key with
- * the same 32-bit tag (about 4 in 10^9 lookups).  See tests/bench/README.md.
+ * the most the sizing allows), and so does a key whose head is longer than
+ * a line (a key of more than 48 bytes; 56 without a binary value), or one
+ * whose bucket holds another key with the same 32-bit tag (about 4 in
+ * 10^9 lookups).  See tests/bench/README.md.
  *
  * The checksum (XXH3-64) covers every byte but itself, in two parts: the
  * body from offset 32, and the generation and build time (offsets 16-31).
@@ -164,6 +174,16 @@ static inline uint32_t hc_rec_keyoff(unsigned tbyte)
 {
 	return hc_rec_valoff(tbyte) +
 	    (hc_type_has_value(tbyte & HC_REC_TYPE) ? 8u : 0u);
+}
+
+/* The same for a type byte without HC_REC_EXT (a validated one is then
+ * below 8): the header, and 8 more for BOOL (1), INT (2) and FLOAT (3),
+ * found by shifting a constant with bits 4 to 6 set.  Three instructions
+ * between loading the record and comparing its key, which is the lookup's
+ * critical path; tests/test_snapshot.c checks it against hc_rec_keyoff(). */
+static inline uint32_t hc_rec_keyoff_short(unsigned tbyte)
+{
+	return (uint32_t)sizeof(struct hc_rec) + ((0x70u >> tbyte) & 8u);
 }
 
 /* Total bytes of a record, before alignment (tlen: text bytes). */
@@ -300,8 +320,14 @@ static inline int hc_bucket_has_room(const struct hc_bucket *b)
  * The point lookup on a validated snapshot: hash, probe the index bucket by
  * bucket, compare the key in place.  The key's preferred slot in its home
  * bucket is tried first, inline: most keys are there (about 80% at load
- * 0.5), and that test is a branch the CPU predicts, so the record load
- * starts as soon as the bucket is in, as with one slot per key.  The rest
+ * 0.5; with one choice per key no builder can do better), and that test is
+ * a branch the CPU predicts, so the record load starts as soon as the
+ * bucket is in, as with one slot per key.  The inline test takes the key's
+ * offset from hc_rec_keyoff_short() (records without the extension): the
+ * type-dependent offset sits between loading the record and comparing the
+ * key, the path every lookup waits on.  (Two preferred slots per key, one
+ * picked with a cmov, put 97% of the keys in one of them but made 1k-key
+ * lookups slower, 0.3 to 1 ns: the select sits on that same path.)  The rest
  * of the probe (hc_snap_probe: the other slots whose tags match, all 8
  * tags compared at once, then the following buckets until one with an
  * empty slot) is out of line, which keeps the fast path's registers free.
@@ -360,8 +386,10 @@ hc_snap_find_with(const struct hotcfg_snap *s, const char *key, size_t len,
 	if (HC_LIKELY(b->tag[p] == tag)) {
 		const struct hc_rec *r = (const struct hc_rec *)
 		    (const void *)(s->base + b->off[p]);
-		if (HC_LIKELY(hc_rec_klen(r) == len &&
-		    memcmp(hc_rec_key(r), key, len) == 0))
+		unsigned tb = r->type;
+		if (HC_LIKELY(!(tb & HC_REC_EXT) && r->klen == len &&
+		    memcmp((const char *)r + hc_rec_keyoff_short(tb), key,
+		    len) == 0))
 			return r;
 	}
 	return scalar ? hc_snap_probe_scalar(s, key, len, hv) :

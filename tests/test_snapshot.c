@@ -725,3 +725,196 @@ Test(snapshot, hostile_index_and_records_are_refused)
 		free(blob);
 	}
 }
+
+/*
+ * The builder's layout (lib/build.c): records packed out of key order, no
+ * two overlapping, each one's head (header, value, key bytes: what a
+ * lookup reads) inside one 64-byte line when it fits in one; and the blob
+ * depends only on the entries, not on the order they were added in
+ * (sorted, nearly sorted, a block out of place, reversed, shuffled: the
+ * builder's no-sort, insertion sort, run merge and qsort_r paths).
+ */
+#define PK_N 3000
+
+struct pk_ent {
+	char key[96];
+	char text[80];
+	int type;
+	int64_t i;
+};
+
+static int
+pk_cmp(const void *a, const void *b)
+{
+	const struct pk_ent *x = a, *y = b;
+	return strcmp(x->key, y->key);
+}
+
+static void
+pk_build(const struct pk_ent *v, const unsigned *ord, unsigned n,
+    void **blob, size_t *size, int *rc, char **dup)
+{
+	struct hc_builder *b;
+
+	cr_assert_eq(hc_builder_new(&b), 0);
+	for (unsigned k = 0; k < n; k++) {
+		const struct pk_ent *p = &v[ord[k]];
+		hotcfg_entry e = ent(p->key, p->type);
+		e.i = p->i;
+		e.f = (double)p->i / 4;
+		e.b = p->i & 1;
+		e.count = (size_t)p->i;
+		if (p->type == HOTCFG_STR) {
+			e.text = p->text;
+			e.text_len = strlen(p->text);
+		}
+		cr_assert_eq(hc_builder_add(b, &e), 0);
+	}
+	*rc = hc_builder_finish(b, 0, blob, size, dup);
+	hc_builder_free(b);
+}
+
+static int
+u32cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+Test(snapshot, records_are_packed_whatever_the_input_order)
+{
+	static struct pk_ent v[PK_N];
+	static unsigned ord[PK_N];
+	static uint32_t offs[PK_N];
+	static const int types[] = { HOTCFG_INT, HOTCFG_STR, HOTCFG_BOOL,
+	    HOTCFG_FLOAT, HOTCFG_MAP, HOTCFG_NULL, HOTCFG_STR, HOTCFG_INT };
+	uint64_t rs = 12345;
+	void *ref = NULL, *blob;
+	size_t refsize = 0, size;
+	int rc;
+
+	for (unsigned i = 0; i < PK_N; i++) {
+		unsigned pad;
+		rs = rs * 6364136223846793005u + 1442695040888963407u;
+		pad = (unsigned)(rs >> 33) % 60;       /* keys of 9 to 80 bytes */
+		snprintf(v[i].key, sizeof(v[i].key), "s%03u.%.*s.k%05u",
+		    i % 37, (int)pad,
+		    "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefgh",
+		    i);
+		v[i].type = types[(rs >> 20) % 8];
+		v[i].i = (int64_t)(rs >> 40);
+		snprintf(v[i].text, sizeof(v[i].text), "%.*s",
+		    (int)((rs >> 12) % 70),
+		    "0123456789012345678901234567890123456789012345678901234567890123456789");
+	}
+	qsort(v, PK_N, sizeof(v[0]), pk_cmp);
+
+	for (int how = 0; how < 6; how++) {
+		hotcfg_snap *s;
+		const struct hc_snap_hdr *h;
+		const unsigned char *base;
+
+		for (unsigned i = 0; i < PK_N; i++)
+			ord[i] = i;
+		switch (how) {
+		case 1:         /* local disorder: every 8th pair swapped */
+			for (unsigned i = 0; i + 1 < PK_N; i += 16) {
+				ord[i] = i + 1;
+				ord[i + 1] = i;
+			}
+			break;
+		case 2:         /* a block out of place */
+			for (unsigned i = 0; i < PK_N; i++)
+				ord[i] = (i + PK_N / 3) % PK_N;
+			break;
+		case 3:         /* reversed */
+			for (unsigned i = 0; i < PK_N; i++)
+				ord[i] = PK_N - 1 - i;
+			break;
+		case 4:         /* shuffled */
+		case 5:
+			for (unsigned i = PK_N - 1; i > 0; i--) {
+				unsigned j, t;
+				rs = rs * 6364136223846793005u + 1442695040888963407u;
+				j = (unsigned)(rs >> 33) % (i + 1);
+				t = ord[i];
+				ord[i] = ord[j];
+				ord[j] = t;
+			}
+			break;
+		}
+		pk_build(v, ord, PK_N, &blob, &size, &rc, NULL);
+		cr_assert_eq(rc, 0, "order %d", how);
+		if (ref == NULL) {
+			ref = blob;
+			refsize = size;
+		} else {
+			cr_assert_eq(size, refsize, "order %d", how);
+			cr_assert(memcmp(blob, ref, size) == 0,
+			    "order %d gives another blob", how);
+		}
+		cr_assert_eq(hc_snap_wrap(blob, size, &s), 0);
+		h = blob;
+		base = blob;
+		for (unsigned i = 0; i < PK_N; i++) {
+			const struct hc_rec *r = (const void *)(base + s->order[i]);
+			uint64_t head = hc_rec_keyoff(r->type) + hc_rec_klen(r);
+			int64_t x;
+
+			cr_assert_str_eq(hc_rec_key(r), v[i].key);
+			if (head <= HC_LINE)
+				cr_assert_leq(s->order[i] % HC_LINE + head,
+				    HC_LINE, "head of %s crosses a line",
+				    v[i].key);
+			if (v[i].type == HOTCFG_INT) {
+				cr_assert_eq(hotcfg_get_int(s, v[i].key, &x), 0);
+				cr_assert_eq(x, v[i].i);
+			} else {
+				hotcfg_entry e;
+				cr_assert_eq(hotcfg_get(s, v[i].key, &e), 0);
+				cr_assert_eq(e.type, v[i].type);
+			}
+			offs[i] = s->order[i];
+		}
+		/* No two records overlap. */
+		qsort(offs, PK_N, sizeof(offs[0]), u32cmp);
+		for (unsigned i = 0; i + 1 < PK_N; i++) {
+			const struct hc_rec *r = (const void *)(base + offs[i]);
+			cr_assert_leq(offs[i] + hc_rec_len(r->type,
+			    hc_rec_klen(r), hc_rec_tlen(r)), offs[i + 1]);
+		}
+		cr_assert_geq(offs[0], h->off_records);
+		hc_snap_unwrap(s);
+		if (blob != ref)
+			free(blob);
+	}
+	free(ref);
+
+	/* Duplicates are found on every path. */
+	for (int how = 0; how < 3; how++) {
+		char *dup = NULL;
+		unsigned n = PK_N;
+
+		for (unsigned i = 0; i < PK_N; i++)
+			ord[i] = how == 2 ? PK_N - 1 - i : i;
+		if (how == 0)
+			ord[PK_N / 2 + 1] = PK_N / 2;   /* sorted, one repeated */
+		else if (how == 1)
+			ord[10] = PK_N - 5;             /* far from its twin */
+		else
+			ord[PK_N - 1] = 7;              /* reversed */
+		pk_build(v, ord, n, &blob, &size, &rc, &dup);
+		cr_assert_eq(rc, -EEXIST, "case %d", how);
+		cr_assert_not_null(dup);
+		cr_assert_str_eq(dup, v[how == 0 ? PK_N / 2 : how == 1 ?
+		    PK_N - 5 : 7].key);
+		free(dup);
+	}
+}
+
+Test(snapshot, short_key_offset_matches_the_general_one)
+{
+	for (unsigned t = 0; t < 8; t++)
+		cr_assert_eq(hc_rec_keyoff_short(t), hc_rec_keyoff(t), "type %u",
+		    t);
+}

@@ -39,15 +39,28 @@ struct breakdown {
 	    sources;
 };
 
+static int
+u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The records are walked in the order they sit in the blob (the builder
+ * packs them out of key order, see lib/build.c). */
 static void
 size_breakdown(const void *blob, struct breakdown *bd)
 {
 	const struct hc_snap_hdr *h = blob;
 	const unsigned char *base = blob;
-	const uint32_t *order = (const uint32_t *)(base + h->off_order);
+	uint32_t *order = malloc((h->count ? h->count : 1) * sizeof(*order));
 	uint64_t prev_end = h->off_records;
 
 	memset(bd, 0, sizeof(*bd));
+	if (order == NULL)
+		return;
+	memcpy(order, base + h->off_order, h->count * sizeof(*order));
+	qsort(order, h->count, sizeof(*order), u32_cmp);
 	bd->header = h->off_index;
 	bd->slots = (double)((uint64_t)1 << h->buckets_log2) *
 	    sizeof(struct hc_bucket);
@@ -67,6 +80,7 @@ size_breakdown(const void *blob, struct breakdown *bd)
 		bd->nuls += 2;
 		prev_end = end;
 	}
+	free(order);
 	bd->pad8 += (double)(h->off_sources - prev_end);
 	bd->sources = (double)(h->size - h->off_sources);
 	/* What is left between the slots and the order array, and between
@@ -199,7 +213,7 @@ main(int argc, char **argv)
 	hotcfg_snap *snap;
 	hotcfg_entry *ents = NULL, e;
 	size_t cursor = 0;
-	double t_libyaml, t_parse, *t_emit, *t_build, raw = 0;
+	double t_libyaml, t_parse, *t_emit, *t_build, *t_shuf, raw = 0;
 	long hwm = -1;
 	double turn = -1, first = -1;
 	json_t *out = json_object(), *targets = json_array();
@@ -230,6 +244,7 @@ main(int argc, char **argv)
 		reps = 1;
 	t_emit = calloc(reps, sizeof(double));
 	t_build = calloc(reps, sizeof(double));
+	t_shuf = calloc(reps, sizeof(double));
 
 	fprintf(stderr, "build_cost: %zu leaves\n", leaves);
 	if ((yaml = bench_yaml(leaves, &len, &edit_at)) == NULL ||
@@ -282,6 +297,31 @@ main(int argc, char **argv)
 		t_build[r] = (double)(bench_ns() - t0) / 1e9;
 		free(b2);
 	}
+	/* The same entries shuffled: the builder's full sort. */
+	{
+		hotcfg_entry *sh = malloc((n ? n : 1) * sizeof(*sh));
+		uint64_t rs = 7;
+
+		if (sh == NULL)
+			return 1;
+		memcpy(sh, ents, n * sizeof(*sh));
+		for (size_t i = n; i > 1; i--) {
+			size_t j = bench_rand(&rs) % i;
+			hotcfg_entry t = sh[i - 1];
+			sh[i - 1] = sh[j];
+			sh[j] = t;
+		}
+		for (unsigned r = 0; r < reps; r++) {
+			void *b2 = NULL;
+			size_t s2;
+			int64_t t0 = bench_ns();
+			if (builder_only(sh, n, &b2, &s2) != 0)
+				return 1;
+			t_shuf[r] = (double)(bench_ns() - t0) / 1e9;
+			free(b2);
+		}
+		free(sh);
+	}
 
 	snprintf(path, sizeof(path), "%s/config.yaml", dir);
 	if ((agent = bench_agent_path()) != NULL &&
@@ -291,6 +331,7 @@ main(int argc, char **argv)
 	{
 		double te = bench_median(t_emit, reps);
 		double tb = bench_median(t_build, reps);
+		double ts = bench_median(t_shuf, reps);
 		double kps_e = (double)n / te, kps_b = (double)n / tb;
 		double per = (double)size / (double)n, rawper = raw / (double)n;
 		double limit = 1.5 * raw + 32.0 * (double)n;
@@ -303,10 +344,13 @@ main(int argc, char **argv)
 		printf("  %-34s %10.1f ms   %6.2f M entries/s\n",
 		    "parse to tree (cfg_load_yaml)", t_parse * 1e3,
 		    (double)n / t_parse / 1e6);
-		printf("  %-34s %10.1f ms   %6.2f M entries/s\n",
+		printf("  %-34s %10.3f ms   %6.2f M entries/s\n",
 		    "flatten+build (cfg_emit+builder)", te * 1e3, kps_e / 1e6);
-		printf("  %-34s %10.1f ms   %6.2f M entries/s\n",
+		printf("  %-34s %10.3f ms   %6.2f M entries/s\n",
 		    "builder alone (add+finish)", tb * 1e3, kps_b / 1e6);
+		printf("  %-34s %10.3f ms   %6.2f M entries/s\n",
+		    "builder alone, shuffled input", ts * 1e3,
+		    (double)n / ts / 1e6);
 		printf("  %-34s %10zu B    %6.1f B/entry; raw key+value %.1f "
 		    "B/entry; %.2fx raw, limit 1.5x raw + 32 B = %.1f B/entry\n",
 		    "snapshot size", size, per, rawper, (double)size / raw,
@@ -367,6 +411,9 @@ main(int argc, char **argv)
 		    bench_num(kps_e));
 		json_object_set_new(out, "builder_ms", bench_num(tb * 1e3));
 		json_object_set_new(out, "builder_keys_per_s", bench_num(kps_b));
+		json_object_set_new(out, "builder_shuffled_ms", bench_num(ts * 1e3));
+		json_object_set_new(out, "builder_shuffled_keys_per_s",
+		    bench_num((double)n / ts));
 		json_object_set_new(out, "snapshot_bytes",
 		    json_integer((json_int_t)size));
 		json_object_set_new(out, "snapshot_bytes_per_entry",
@@ -386,6 +433,7 @@ main(int argc, char **argv)
 	free(yaml);
 	free(t_emit);
 	free(t_build);
+	free(t_shuf);
 	free(agent);
 	bench_rmtree(dir);
 	free(dir);

@@ -54,7 +54,7 @@ extern "C" {
  */
 #define HOTCFG_ETYPE     (-20001) /* the key exists with another type */
 #define HOTCFG_ECORRUPT  (-20002) /* snapshot or control file is invalid */
-#define HOTCFG_EVERSION  (-20003) /* written by a newer, unknown format */
+#define HOTCFG_EVERSION  (-20003) /* a format version this library does not read */
 #define HOTCFG_ERANGE    (-20004) /* value does not fit the requested type */
 #define HOTCFG_ENOTPUB   (-20005) /* directory exists, nothing published yet */
 

@@ -119,9 +119,10 @@ hc_snap_validate(const void *blob, size_t size, struct hotcfg_snap *v)
 		return HOTCFG_ECORRUPT;
 	if (h->magic != HC_SNAP_MAGIC)
 		return HOTCFG_ECORRUPT;
+	/* Format 1 (8-byte slots, 16-byte record headers) was published
+	 * by hotcfgd before format 2; 0 was never a version. */
 	if (h->version != HC_SNAP_VERSION)
-		return h->version > HC_SNAP_VERSION ? HOTCFG_EVERSION :
-		    HOTCFG_ECORRUPT;
+		return h->version != 0 ? HOTCFG_EVERSION : HOTCFG_ECORRUPT;
 	if (h->hdr_size != sizeof(*h) || h->size != size || size % 8 != 0 ||
 	    size > UINT32_MAX)
 		return HOTCFG_ECORRUPT;

@@ -611,6 +611,9 @@ Test(snapshot, other_format_versions_are_refused)
 	cr_assert_eq(h->version, 2);
 	h->version = 1;         /* an older agent's snapshot */
 	reseal(blob, size);
+	cr_assert_eq(hc_snap_wrap(blob, size, &s), HOTCFG_EVERSION);
+	h->version = 0;         /* never a version */
+	reseal(blob, size);
 	cr_assert_eq(hc_snap_wrap(blob, size, &s), HOTCFG_ECORRUPT);
 	h->version = 3;         /* a newer one */
 	reseal(blob, size);

@@ -638,6 +638,21 @@ lines_for(const struct hotcfg_snap *s, const char *key, unsigned *buckets,
  * their home bucket (a lookup of those reads more than two lines) and the
  * mean number of buckets a lookup reads.
  */
+/* Place a key whose home bucket h is full in the first later bucket with
+ * room; the buckets its probe reads. */
+static uint64_t
+spill_to(uint8_t *fill, uint64_t nb, unsigned cap, uint64_t h)
+{
+	uint64_t p = h, d = 0;
+
+	while (fill[p] == cap) {
+		p = (p + 1) % nb;
+		d++;
+	}
+	fill[p]++;
+	return d + 1;
+}
+
 static void
 whatif(const struct hotcfg_snap *s, uint64_t nb, unsigned cap, int home_first,
     double *leave_pct, double *bucket_lines)
@@ -660,24 +675,12 @@ whatif(const struct hotcfg_snap *s, uint64_t nb, unsigned cap, int home_first,
 		} else if (home_first) {
 			spill[nspill++] = i;
 		} else {
-			uint64_t p = h, d = 0;
-			while (fill[p] == cap) {
-				p = (p + 1) % nb;
-				d++;
-			}
-			fill[p]++;
-			lsum += d + 1;
+			lsum += spill_to(fill, nb, cap, h);
 			leave++;
 		}
 	}
 	for (uint64_t j = 0; j < nspill; j++) {
-		uint64_t h = home[spill[j]], p = h, d = 0;
-		while (fill[p] == cap) {
-			p = (p + 1) % nb;
-			d++;
-		}
-		fill[p]++;
-		lsum += d + 1;
+		lsum += spill_to(fill, nb, cap, home[spill[j]]);
 		leave++;
 	}
 	*leave_pct = 100.0 * (double)leave / (double)s->count;

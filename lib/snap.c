@@ -163,7 +163,12 @@ hc_snap_validate(const void *blob, size_t size, struct hotcfg_snap *v)
 	 * record.  Without memory for the bitmap, every slot's record is
 	 * checked in place, as strictly as before.
 	 */
-	words = ((uint64_t)(h->off_sources - h->off_records) / 8 + 63) / 64;
+	/* One bit per 8 bytes of the record area, rounded up: the area may
+	 * end 4 bytes past a multiple of 8 (off_sources is only 4-aligned),
+	 * and a slot naming its last 8-aligned offset must find its bit,
+	 * unset, inside the bitmap. */
+	words = (((uint64_t)(h->off_sources - h->off_records) + 7) / 8 + 63) /
+	    64;
 	seen = calloc(words ? words : 1, sizeof(*seen));
 	for (uint32_t i = 0; i < h->count; i++) {
 		if (!rec_ok(base, order[i], h->off_records, h->off_sources,
@@ -204,8 +209,9 @@ hc_snap_validate(const void *blob, size_t size, struct hotcfg_snap *v)
 			used++;
 			if (seen) {
 				uint64_t bit = (uint64_t)(off - h->off_records) / 8;
-				if (off < h->off_records ||
-				    off >= h->off_sources || off % 8 != 0 ||
+				if (off < h->off_records || (uint64_t)off +
+				    sizeof(struct hc_rec) > h->off_sources ||
+				    off % 8 != 0 ||
 				    !(seen[bit / 64] & (UINT64_C(1) << (bit % 64))))
 					goto corrupt;
 				seen[bit / 64] &= ~(UINT64_C(1) << (bit % 64));

@@ -379,14 +379,15 @@ run(struct agent *a, const struct agent_conf *c)
 		int timeout = -1;
 
 		now = hc_mono_ns();
+		a->retry_due = a->retry && now >= next_retry;
 		if (pending_take(a->pend, now, how, &next_due) > 0 ||
-		    (a->retry && now >= next_retry)) {
-			agent_reload(a, how, reason);
-			if (a->retry) {
+		    a->retry_due) {
+			/* < 0: a publish was tried and failed. */
+			if (agent_reload(a, how, reason) < 0) {
 				next_retry = hc_mono_ns() + retry_ns;
 				retry_ns = retry_ns * 2 > RETRY_MAX_NS ?
 				    RETRY_MAX_NS : retry_ns * 2;
-			} else {
+			} else if (!a->retry) {
 				next_retry = INT64_MAX;
 				retry_ns = RETRY_NS;
 			}

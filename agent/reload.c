@@ -321,7 +321,10 @@ agent_reload(struct agent *a, const int *how, const char *reason)
 		if (first == SIZE_MAX)
 			first = i;
 	}
-	if (changed == 0 && !a->retry) {
+	/* Nothing read changed: rebuild only for a failed publish whose
+	 * retry is due, so that checks (rescans) do not defeat the
+	 * backoff. */
+	if (changed == 0 && !(a->retry && a->retry_due)) {
 		if (states && a->pub != NULL)
 			record_sources(a);
 		return 0;

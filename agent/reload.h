@@ -28,6 +28,8 @@ struct agent {
 	struct watcher *watch;          /* daemon only */
 	struct hc_pub *pub;             /* daemon only */
 	bool retry;                     /* the last publish failed */
+	bool retry_due;                 /* and its retry is due now (the
+	                                   daemon's backoff) */
 };
 
 /* Set up the sources of c.  -ENOTSUP and others, err filled. */

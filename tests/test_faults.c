@@ -236,7 +236,7 @@ Test(faults, file_size_limit_publish_fails_with_efbig_and_leaves_nothing)
 
 Test(faults, agent_on_a_full_disk_reports_enospc_and_publishes_once_space_returns)
 {
-	char dir[512], filler[512], src[512], log[512];
+	char dir[512], filler[512], src[512], log[512], conf[512], ctext[2048];
 	hotcfg_status st;
 	pid_t agent;
 
@@ -246,8 +246,13 @@ Test(faults, agent_on_a_full_disk_reports_enospc_and_publishes_once_space_return
 	path_of(filler, sizeof(filler), "mnt/filler");
 	path_of(src, sizeof(src), "app.yaml");
 	path_of(log, sizeof(log), "agent.log");
+	path_of(conf, sizeof(conf), "hotcfgd.yaml");
 	cr_assert_eq(th_write(src, "value: one\n"), 0);
-	const char *args[] = { "--dir", dir, src, NULL };
+	/* Rescans every 200 ms: checks must not defeat the retry backoff. */
+	snprintf(ctext, sizeof(ctext), "dir: %s\nrescan: 200ms\n"
+	    "sources: [%s]\n", dir, src);
+	cr_assert_eq(th_write(conf, ctext), 0);
+	const char *args[] = { "-c", conf, NULL };
 	agent = th_agent_start(log, args);
 	cr_assert_gt(agent, 0);
 	cr_assert(th_wait_str(dir, "value", "one", 30000), "first publish");
@@ -282,7 +287,8 @@ Test(faults, agent_on_a_full_disk_reports_enospc_and_publishes_once_space_return
 
 	/* While the disk stays full the agent tries again after 1, 2, 4...
 	 * seconds: in 7.5 s after the first failure, the tries at about 1 s
-	 * and 3 s (and 7 s on a slow machine), not one a second. */
+	 * and 3 s (and 7 s on a slow machine), not one a second, nor one
+	 * per rescan. */
 	{
 		struct timespec ts = { 7, 500000000 };
 		unsigned tries = 0;

@@ -35,11 +35,31 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <yaml.h>
 
 #include "hotcfg.h"
 #include "internal.h"
 
 extern char **environ;
+
+/* ------------------------------------------------------------ options */
+
+/* "-k 1000,100000": up to max sizes into ks; their number. */
+static inline size_t
+bench_sizes(const char *arg, size_t *ks, size_t max)
+{
+	char *p = (char *)arg;
+	size_t n = 0;
+
+	while (*p && n < max) {
+		ks[n++] = strtoul(p, &p, 10);
+		if (*p == ',')
+			p++;
+		else if (*p != '\0')
+			break;
+	}
+	return n;
+}
 
 /* ------------------------------------------------------------ clocks */
 
@@ -244,6 +264,30 @@ bench_yaml_edit(char *buf, size_t edit_at, unsigned v)
 
 	snprintf(tmp, sizeof(tmp), "%-*u", BENCH_EDIT_WIDTH, v);
 	memcpy(buf + edit_at, tmp, BENCH_EDIT_WIDTH);
+}
+
+/* libyaml's bare parse of buf: every event of the stream, nothing kept
+ * (the floor the agent's parse is measured against).  0 or -1. */
+static inline int
+bench_libyaml_parse(const char *buf, size_t len)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int rc = 0, done = 0;
+
+	if (!yaml_parser_initialize(&p))
+		return -1;
+	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+	while (!done) {
+		if (!yaml_parser_parse(&p, &ev)) {
+			rc = -1;
+			break;
+		}
+		done = ev.type == YAML_STREAM_END_EVENT;
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&p);
+	return rc;
 }
 
 static inline int

@@ -874,16 +874,10 @@ main(int argc, char **argv)
 		case 'j':
 			json = optarg;
 			break;
-		case 'k': {
-			char *p = optarg;
-			nk = 0;
-			while (*p && nk < 8) {
-				ks[nk++] = strtoul(p, &p, 10);
-				if (*p == ',')
-					p++;
-			}
+		case 'k':
+			nk = bench_sizes(optarg, ks,
+			    sizeof(ks) / sizeof(ks[0]));
 			break;
-		}
 		case 'r':
 			reps = (unsigned)strtoul(optarg, NULL, 10);
 			break;

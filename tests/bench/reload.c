@@ -172,29 +172,6 @@ read_agent_log(const char *path, struct agentlog *al)
 	fclose(fp);
 }
 
-/* The bare libyaml parse: every event of the stream, nothing kept. */
-static int
-libyaml_parse(const char *buf, size_t len)
-{
-	yaml_parser_t p;
-	yaml_event_t ev;
-	int rc = 0, done = 0;
-
-	if (!yaml_parser_initialize(&p))
-		return -1;
-	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
-	while (!done) {
-		if (!yaml_parser_parse(&p, &ev)) {
-			rc = -1;
-			break;
-		}
-		done = ev.type == YAML_STREAM_END_EVENT;
-		yaml_event_delete(&ev);
-	}
-	yaml_parser_delete(&p);
-	return rc;
-}
-
 struct reference {
 	double libyaml_ms, parse_ms, build_ms, publish_ms;
 	double libyaml_before_ms;       /* libyaml_ms before the edits */
@@ -237,7 +214,7 @@ reference(const char *buf, size_t len, size_t edit_at, unsigned reps,
 
 		bench_yaml_edit(copy, edit_at, 1000000 + i);
 		t0 = bench_ns();
-		if (libyaml_parse(copy, len) != 0)
+		if (bench_libyaml_parse(copy, len) != 0)
 			goto out;
 		t1 = bench_ns();
 		if (cfg_load_yaml("bench.yaml", copy, len, 0, &lim, &tree,
@@ -395,7 +372,7 @@ run_size(const char *agent, size_t leaves, unsigned edits, unsigned reps,
 		{
 			int64_t t0 = bench_ns();
 
-			if (libyaml_parse(yaml, len) != 0)
+			if (bench_libyaml_parse(yaml, len) != 0)
 				break;
 			ly[k - 1] = (double)(bench_ns() - t0) / 1e6;
 		}
@@ -512,16 +489,10 @@ main(int argc, char **argv)
 		case 'j':
 			json = optarg;
 			break;
-		case 'k': {
-			char *p = optarg;
-			nk = 0;
-			while (*p && nk < 8) {
-				ks[nk++] = strtoul(p, &p, 10);
-				if (*p == ',')
-					p++;
-			}
+		case 'k':
+			nk = bench_sizes(optarg, ks,
+			    sizeof(ks) / sizeof(ks[0]));
 			break;
-		}
 		case 'e':
 			edits = (unsigned)strtoul(optarg, NULL, 10);
 			break;

@@ -140,14 +140,7 @@ count(const char *hay, const char *needle)
 	return n;
 }
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
+#include "helpers/agentread.h"
 
 static void
 rm_rf(const char *path)
@@ -269,69 +262,12 @@ start(const char *const *args)
 	cr_assert_fail("no control file in %s:\n%s", pubdir, logtext());
 }
 
-/* Wait for a generation after `after`; returns it. */
-static uint64_t
-wait_after(uint64_t after)
-{
-	int rc = hotcfg_wait(reader, after, WAIT_MS);
-
-	cr_assert_eq(rc, 0, "no generation after %llu (%s); log:\n%s",
-	    (unsigned long long)after, hotcfg_strerror(rc), logtext());
-	return hotcfg_generation(reader);
-}
-
-/* Nothing more is published in a further moment. */
-static void
-assert_quiet(uint64_t gen)
-{
-	usleep(QUIET_US);
-	cr_assert_eq(hotcfg_generation(reader), gen,
-	    "extra generation: %llu, expected %llu; log:\n%s",
-	    (unsigned long long)hotcfg_generation(reader),
-	    (unsigned long long)gen, logtext());
-}
-
-static const hotcfg_snap *
-snap(void)
-{
-	const hotcfg_snap *s;
-
-	cr_assert_eq(hotcfg_snapshot(reader, &s), 0);
-	return s;
-}
-
-static int64_t
-get_int(const char *key)
-{
-	int64_t v = -1;
-	int rc = hotcfg_get_int(snap(), key, &v);
-
-	cr_assert_eq(rc, 0, "%s: %s", key, hotcfg_strerror(rc));
-	return v;
-}
-
-static const char *
-get_str(const char *key)
-{
-	const char *v = NULL;
-	int rc = hotcfg_get_str(snap(), key, &v);
-
-	cr_assert_eq(rc, 0, "%s: %s", key, hotcfg_strerror(rc));
-	return v;
-}
-
 static bool
 has_key(const char *key)
 {
 	hotcfg_entry e;
 
 	return hotcfg_get(snap(), key, &e) == 0;
-}
-
-static void
-status(hotcfg_status *st)
-{
-	cr_assert_eq(hotcfg_status_read(reader, st), 0);
 }
 
 /* No error was recorded by the last build. */

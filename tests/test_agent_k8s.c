@@ -114,14 +114,7 @@ logtext(void)
 	return last;
 }
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
+#include "helpers/agentread.h"
 
 static const char *
 build_path(const char *prog)
@@ -284,58 +277,6 @@ start_cmdline(void)
 	    "configmap:default/app", NULL });
 }
 
-/* Wait for a generation after `after`; returns it. */
-static uint64_t
-wait_after(uint64_t after)
-{
-	int rc = hotcfg_wait(reader, after, WAIT_MS);
-
-	cr_assert_eq(rc, 0, "no generation after %llu (%s); log:\n%s",
-	    (unsigned long long)after, hotcfg_strerror(rc), logtext());
-	return hotcfg_generation(reader);
-}
-
-/* Nothing more is published in a further moment. */
-static void
-assert_quiet(uint64_t gen)
-{
-	usleep(QUIET_US);
-	cr_assert_eq(hotcfg_generation(reader), gen,
-	    "extra generation: %llu, expected %llu; log:\n%s",
-	    (unsigned long long)hotcfg_generation(reader),
-	    (unsigned long long)gen, logtext());
-}
-
-static const hotcfg_snap *
-snap(void)
-{
-	const hotcfg_snap *s;
-	int rc = hotcfg_snapshot(reader, &s);
-
-	cr_assert_eq(rc, 0, "snapshot: %s", hotcfg_strerror(rc));
-	return s;
-}
-
-static int64_t
-get_int(const char *key)
-{
-	int64_t v = -1;
-	int rc = hotcfg_get_int(snap(), key, &v);
-
-	cr_assert_eq(rc, 0, "%s: %s", key, hotcfg_strerror(rc));
-	return v;
-}
-
-static const char *
-get_str(const char *key)
-{
-	const char *v = NULL;
-	int rc = hotcfg_get_str(snap(), key, &v);
-
-	cr_assert_eq(rc, 0, "%s: %s", key, hotcfg_strerror(rc));
-	return v;
-}
-
 /* Wait until key is the integer v in the newest snapshot. */
 static void
 wait_int(const char *key, int64_t v)
@@ -353,12 +294,6 @@ wait_int(const char *key, int64_t v)
 	}
 	cr_assert_fail("%s is %lld, expected %lld; log:\n%s", key,
 	    (long long)now, (long long)v, logtext());
-}
-
-static void
-status(hotcfg_status *st)
-{
-	cr_assert_eq(hotcfg_status_read(reader, st), 0);
 }
 
 /* Wait until the status shows `state` for source `name`; the detail

@@ -154,8 +154,9 @@ size_t cfg_weight(const struct cfg_node *n);
 struct cfg_yaml_info {
 	unsigned docs;          /* documents that contributed */
 	unsigned roots;         /* documents whose root is a collection */
-	bool root_block_map;    /* the last such root is a block mapping
-	                           starting at column 0 */
+	int root_block_col;     /* the column of the last such root when it
+	                           is a block mapping with no tag or anchor
+	                           at another column before it; else -1 */
 	bool root_merge;        /* a root mapping has a `<<` key */
 	size_t nodes;           /* the node budget the stream spent (more
 	                           than the tree's weight with aliases, `<<`
@@ -170,6 +171,18 @@ int cfg_load_yaml_info(const char *name, const char *buf, size_t len,
 /* Copy `in` (NULL: the defaults) with every member left 0 set to its
  * default. */
 void cfg_limits_resolve(const struct cfg_limits *in, struct cfg_limits *out);
+
+/*
+ * The section cache's insides, for the tests: the bytes the read that made
+ * the cache parsed, the chunks it keeps (top-level sections and the groups
+ * large ones were cut into), and how chunks are cut (section.c; the
+ * defaults are 16384, 2048, 16384, 7).  Not thread-safe: set it before
+ * any load.
+ */
+size_t cfg_pcache_parsed(const struct cfg_pcache *c);
+size_t cfg_pcache_chunks(const struct cfg_pcache *c);
+void cfg_pcache_tune(size_t split_min, size_t group_min, size_t group_max,
+    unsigned group_mask);
 
 /* Adds that saturate instead of wrapping. */
 static inline size_t

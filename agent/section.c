@@ -10,6 +10,18 @@
  * others lend their trees as they are (trees are immutable once loaded,
  * node.h), and the root mapping is put together from the sections' keys.
  *
+ * A large section (split_min bytes and more) that is one key over a block
+ * mapping is cut the same way one level down: its children, the lines at
+ * the mapping's column that begin a plain key, are parsed in groups, and
+ * the section's tree is put together from the groups' keys; a large group
+ * of one child is cut again (cut_chunk() gives the form this needs and
+ * why the result is the whole parse's).  So an edit deep inside a file of
+ * one big section, the usual shape of a service's configuration, parses a
+ * group of a few KiB rather than the file.  Each chunk (section or group)
+ * is parsed with max_depth less the levels above it, so that depth is
+ * counted as the whole parse counts it (`<<` values too), and the budget
+ * is added up the same way as for sections.
+ *
  * The result must be exactly what cfg_load_yaml() gives for the whole
  * text, so sections are used only where that is certain, and everything
  * else goes through cfg_load_yaml() on the whole text as before:
@@ -55,15 +67,49 @@
 #include "tree.h"
 
 #define MAX_SECTIONS 256
+#define MAX_LEVELS 32
 
-/* Sections are recognised by a hash of their text (then compared byte by
- * byte once): a file of many long, nearly equal sections must not cost a
+/* Chunks are recognised by a hash of their text (then compared byte by
+ * byte once): a file of many long, nearly equal chunks must not cost a
  * compare of every pair. */
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-struct section {
+/*
+ * How chunks are cut below the top level (cfg_pcache_tune() changes it
+ * for the tests): a chunk of split_min bytes or more is cut into groups of
+ * its children; a group ends before a child whose key line hashes to 0
+ * under group_mask once the group holds group_min bytes, and before any
+ * child once it holds group_max.  Cutting at lines chosen by their own
+ * text keeps the groups after an edit where they were: only the group
+ * edited (and at worst the next) is parsed again.  A child of split_min
+ * bytes or more is a group of its own, to be cut in turn.
+ */
+static size_t split_min = 16u << 10;
+static size_t group_min = 2u << 10;
+static size_t group_max = 16u << 10;
+static uint64_t group_mask = 7;
+
+void
+cfg_pcache_tune(size_t smin, size_t gmin, size_t gmax, unsigned mask)
+{
+	split_min = smin;
+	group_min = gmin;
+	group_max = gmax;
+	group_mask = mask;
+}
+
+/*
+ * A run of lines parsed on its own: a top-level section (col 0), or a
+ * group of the children of a chunk that was cut (their column).  A cut
+ * chunk's tree is put together from its groups, which follow it in the
+ * array (pre-order); ndesc counts them with their own groups.
+ */
+struct chunk {
 	size_t off, len;
+	unsigned col;                   /* the column of its mapping */
+	unsigned level;                 /* cuts above it (its depth - 1) */
+	size_t ndesc;
 	uint64_t hash;                  /* XXH3-64 of its text */
 	struct cfg_node *tree;          /* one reference */
 	size_t nodes;                   /* the budget its parse spent */
@@ -74,12 +120,15 @@ struct cfg_pcache {
 	size_t len;
 	unsigned source;
 	struct cfg_limits lim;
-	struct section *v;
+	struct chunk *v;
 	size_t n;
+	size_t *slot;                   /* hash index of v: i + 1, 0 empty */
+	size_t mask;
+	size_t parsed;                  /* bytes the read that made it parsed */
 };
 
 static void
-sections_free(struct section *v, size_t n)
+chunks_free(struct chunk *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		cfg_free(v[i].tree);
@@ -91,9 +140,22 @@ cfg_pcache_free(struct cfg_pcache *c)
 {
 	if (c == NULL)
 		return;
-	sections_free(c->v, c->n);
+	chunks_free(c->v, c->n);
+	free(c->slot);
 	free(c->buf);
 	free(c);
+}
+
+size_t
+cfg_pcache_parsed(const struct cfg_pcache *c)
+{
+	return c != NULL ? c->parsed : 0;
+}
+
+size_t
+cfg_pcache_chunks(const struct cfg_pcache *c)
+{
+	return c != NULL ? c->n : 0;
 }
 
 static bool
@@ -133,6 +195,7 @@ odd_breaks(const char *b, size_t len)
 	    memmem(b, len, "\xe2\x80\xa8", 3) != NULL ||
 	    memmem(b, len, "\xe2\x80\xa9", 3) != NULL;
 }
+
 
 /*
  * The sections of buf: the offset where each starts (the first at 0).
@@ -183,28 +246,7 @@ find_sections(const char *b, size_t len, size_t *off)
 			break;
 		p = nl + 1;
 	}
-	return n >= 2 ? n : 0;
-}
-
-/* An unchanged section of the last read, or NULL.  Its tree and budget
- * depend on its text alone (with the source and limits, which the cache
- * was made with): the rules above keep the rest of the file out. */
-static const struct section *
-reuse(const struct cfg_pcache *c, const char *text, size_t len,
-    uint64_t hash, size_t hint)
-{
-	size_t j;
-
-	if (c == NULL)
-		return NULL;
-	for (j = 0; j < c->n; j++) {
-		const struct section *s = &c->v[(hint + j) % c->n];
-
-		if (s->len == len && s->hash == hash &&
-		    memcmp(c->buf + s->off, text, len) == 0)
-			return s;
-	}
-	return NULL;
+	return seen_key ? n : 0;
 }
 
 static bool
@@ -214,94 +256,446 @@ same_limits(const struct cfg_limits *a, const struct cfg_limits *b)
 	    a->max_nodes == b->max_nodes && a->max_key == b->max_key;
 }
 
+/* One read by chunks: the text, and the chunks made so far. */
+struct reader {
+	const char *name, *buf;
+	unsigned source;
+	const struct cfg_limits *l;
+	const struct cfg_pcache *old;
+	struct chunk *v;
+	size_t n, cap;
+	size_t parsed;
+};
+
+/* A chunk of the last read with this text and column, or SIZE_MAX.  Its
+ * tree and budget depend on its text alone (with the source and limits,
+ * which the cache was made with): the rules above keep the rest of the
+ * file out. */
+static size_t
+find_old(const struct cfg_pcache *c, const char *text, size_t len,
+    unsigned col, unsigned level, uint64_t hash)
+{
+	size_t i;
+
+	if (c == NULL || c->slot == NULL)
+		return SIZE_MAX;
+	for (i = (size_t)hash & c->mask; c->slot[i] != 0;
+	    i = (i + 1) & c->mask) {
+		const struct chunk *s = &c->v[c->slot[i] - 1];
+
+		if (s->hash == hash && s->len == len && s->col == col &&
+		    s->level == level && memcmp(c->buf + s->off, text, len) == 0)
+			return c->slot[i] - 1;
+	}
+	return SIZE_MAX;
+}
+
+/* Room for `more` chunks; 0 or -ENOMEM. */
+static int
+reserve(struct reader *r, size_t more)
+{
+	struct chunk *v;
+	size_t cap;
+
+	if (r->cap - r->n >= more)
+		return 0;
+	cap = r->cap ? r->cap : 16;
+	while (cap - r->n < more)
+		cap *= 2;
+	if ((v = realloc(r->v, cap * sizeof(*v))) == NULL)
+		return -ENOMEM;
+	r->v = v;
+	r->cap = cap;
+	return 0;
+}
+
+/* Drop the chunks from index `to` on (a cut given up). */
+static void
+truncate_to(struct reader *r, size_t to)
+{
+	while (r->n > to)
+		cfg_free(r->v[--r->n].tree);
+}
+
+static bool
+blank_rest(const char *p, const char *eol)
+{
+	while (p < eol && (*p == ' ' || *p == '\t'))
+		p++;
+	return p == eol || (p + 1 == eol && *p == '\r');
+}
+
+/* The end of the line at p (its '\n', or end). */
+static const char *
+eol_of(const char *p, const char *end)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+	return nl != NULL ? nl : end;
+}
+
+/* The line's indentation in spaces. */
+static size_t
+indent_of(const char *p, const char *eol)
+{
+	const char *q = p;
+
+	while (q < eol && *q == ' ')
+		q++;
+	return (size_t)(q - p);
+}
+
 /*
- * Load buf by sections into *out, reusing what *cache has.  0 and the
- * sections in *vp; 1 when the whole text has to be parsed instead.
+ * A key line that may head a cut: `col` spaces, a plain key of the
+ * characters below, ':' and nothing but blanks or a comment after it.
+ * Then the value is the block mapping below it and nothing else (no tag,
+ * anchor or scalar on the key's line).
+ */
+static bool
+is_head(const char *p, const char *eol, size_t col)
+{
+	const char *q = p + col;
+
+	if (indent_of(p, eol) != col || q >= eol ||
+	    !starts_key((unsigned char)*q))
+		return false;
+	while (q < eol && (starts_key((unsigned char)*q) || *q == '-' ||
+	    *q == '.' || *q == '/'))
+		q++;
+	if (q == eol || *q != ':')
+		return false;
+	q++;
+	if (q < eol && *q != ' ' && *q != '\t' && *q != '\r')
+		return false;
+	while (q < eol && (*q == ' ' || *q == '\t'))
+		q++;
+	return q == eol || *q == '#' || (*q == '\r' && q + 1 == eol);
+}
+
+static int load_chunk(struct reader *r, size_t off, size_t len,
+    unsigned col, unsigned level, size_t *at);
+
+/*
+ * A map of the children of every tree in v[from..] at the same level
+ * (the groups of one chunk, or the top-level sections), in order.  0; 1 for
+ * a key given twice (the whole parse says where); -ENOMEM.
  */
 static int
-load_sections(const char *name, const char *buf, size_t len,
-    unsigned source, const struct cfg_limits *l, const struct cfg_pcache *c,
-    struct section **vp, size_t *np, struct cfg_node **out)
+join(struct reader *r, const size_t *idx, size_t n, struct cfg_node **out)
 {
-	size_t off[MAX_SECTIONS + 1], n, i, k, spent;
-	const struct section *s;
-	struct section *v;
-	struct cfg_node *root = NULL;
-	int rc = 1;
+	struct cfg_node *m;
+	size_t i, k;
 
-	if ((n = find_sections(buf, len, off)) == 0)
-		return 1;
-	off[n] = len;
-	if ((v = calloc(n, sizeof(*v))) == NULL)
+	if ((m = cfg_node_new(HOTCFG_MAP, r->source)) == NULL)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		struct cfg_yaml_info info;
-		struct cfg_error err;
-		struct cfg_node *t;
-
-		v[i].off = off[i];
-		v[i].len = off[i + 1] - off[i];
-		v[i].hash = XXH3_64bits(buf + v[i].off, v[i].len);
-		if ((s = reuse(c, buf + v[i].off, v[i].len, v[i].hash,
-		    i)) != NULL) {
-			v[i].tree = cfg_node_ref(s->tree);
-			v[i].nodes = s->nodes;
-			continue;
-		}
-		if (cfg_load_yaml_info(name, buf + v[i].off, v[i].len, source,
-		    l, &t, &err, &info) != 0)
-			goto out;
-		v[i].tree = t;
-		v[i].nodes = info.nodes;
-		if (t == NULL || t->type != HOTCFG_MAP || info.docs != 1 ||
-		    info.roots != 1 || !info.root_block_map || info.root_merge)
-			goto out;
-	}
-	/* The budget of the whole text: cfg_load_yaml() refuses it when
-	 * the total passes max_nodes (what it spends on the way never
-	 * exceeds the total: a key's node, refunded, comes before a value).
-	 * Every section but the first spent one node on its own root. */
-	spent = v[0].nodes;
-	for (i = 1; i < n; i++)
-		spent = cfg_sat_add(spent, v[i].nodes - 1);
-	if (spent > l->max_nodes)
-		goto out;
-	rc = -ENOMEM;
-	if ((root = cfg_node_new(HOTCFG_MAP, source)) == NULL)
-		goto out;
-	for (i = 0; i < n; i++) {
-		const struct cfg_node *t = v[i].tree;
+		const struct cfg_node *t = r->v[idx[i]].tree;
 
 		for (k = 0; k < t->nkids; k++) {
 			const struct cfg_kid *kid = &t->kids[k];
 			uint64_t h;
 
-			if (cfg_map_get_hash(root, kid->key, kid->klen,
+			if (cfg_map_get_hash(m, kid->key, kid->klen,
 			    &h) != NULL) {
-				rc = 1;         /* a duplicate: say where */
-				goto out;
+				cfg_free(m);
+				return 1;
 			}
-			if (cfg_node_add_hashed(root, kid->key, kid->klen, h,
-			    false, cfg_node_ref(kid->node)) != 0)
-				goto out;
+			if (cfg_node_add_hashed(m, kid->key, kid->klen, h,
+			    false, cfg_node_ref(kid->node)) != 0) {
+				cfg_free(m);
+				return -ENOMEM;
+			}
 		}
 	}
-	cfg_node_finish(root);
-	if (root->weight > l->max_nodes || root->height > l->max_depth) {
-		rc = 1;
+	cfg_node_finish(m);
+	*out = m;
+	return 0;
+}
+
+/* Parse chunk i as it is; 0, 1 (not as a chunk: parse the whole file) or
+ * -ENOMEM. */
+static int
+parse_chunk(struct reader *r, size_t i)
+{
+	struct chunk *c = &r->v[i];
+	struct cfg_yaml_info info;
+	struct cfg_limits l = *r->l;
+	struct cfg_error err;
+	struct cfg_node *t;
+
+	/* The whole parse counts every level above the chunk's mapping, and
+	 * also the mappings of `<<` values, which the tree does not show. */
+	if (l.max_depth <= c->level)
+		return 1;
+	l.max_depth -= c->level;
+	r->parsed += c->len;
+	if (cfg_load_yaml_info(r->name, r->buf + c->off, c->len, r->source,
+	    &l, &t, &err, &info) != 0)
+		return 1;
+	c = &r->v[i];
+	c->tree = t;
+	c->nodes = info.nodes;
+	if (t == NULL || t->type != HOTCFG_MAP || info.docs != 1 ||
+	    info.roots != 1 || info.root_block_col != (int)c->col ||
+	    info.root_merge)
+		return 1;
+	return 0;
+}
+
+/*
+ * Cut chunk i into groups of its children.  2 when it is not of the form
+ * that allows it (it is then parsed whole), else as load_chunk().
+ *
+ * The form: blank and comment lines, a head line (is_head()) at the
+ * chunk's column, then lines that are blank, comments (at any column), or
+ * indented by at least the column k > col of the first of them, which
+ * begins a plain key.  Every line at column k that begins a plain key
+ * begins a child; so the value of the head's key is the block mapping at
+ * column k made of the children, and a group of them parses alone into
+ * the same keys and values: a line at column k ends every scalar and
+ * block collection of the child before it in both parses, and a quoted
+ * scalar or flow collection running over it leaves the group before it
+ * unterminated, an error (the whole file is then parsed).
+ */
+static int
+cut_chunk(struct reader *r, size_t i, unsigned level)
+{
+	const char *b = r->buf + r->v[i].off, *end = b + r->v[i].len;
+	const char *p = b, *eol, *body;
+	unsigned col = r->v[i].col;
+	size_t k = 0, *kids = NULL, nk = 0, capk = 0, *gidx = NULL, ng = 0;
+	size_t g, gstart, j, nodes;
+	struct cfg_yaml_info info;
+	struct cfg_error err;
+	struct cfg_node *head = NULL, *inner = NULL, *outer = NULL;
+	int rc = 2;
+
+	/* The head line. */
+	for (;; p = eol + 1) {
+		if (p >= end)
+			return 2;
+		eol = eol_of(p, end);
+		if (blank_rest(p, eol))
+			continue;
+		if (p[indent_of(p, eol)] == '#')
+			continue;
+		break;
+	}
+	if (!is_head(p, eol, col) || eol == end)
+		return 2;
+	body = eol + 1;
+	/* The children. */
+	for (p = body; p < end; p = eol + 1) {
+		size_t in;
+
+		eol = eol_of(p, end);
+		if (blank_rest(p, eol))
+			continue;
+		in = indent_of(p, eol);
+		if (p[in] == '#')
+			continue;
+		if (k == 0) {
+			if (in <= col || !starts_key((unsigned char)p[in]))
+				goto out;
+			k = in;
+		}
+		if (in < k)
+			goto out;
+		if (in == k && starts_key((unsigned char)p[k])) {
+			if (nk == capk) {
+				size_t *nv;
+
+				capk = capk ? capk * 2 : 64;
+				if ((nv = realloc(kids, capk *
+				    sizeof(*kids))) == NULL) {
+					rc = -ENOMEM;
+					goto out;
+				}
+				kids = nv;
+			}
+			kids[nk++] = (size_t)(p - r->buf);
+		}
+		if (eol == end)
+			break;
+	}
+	if (nk == 0)
+		goto out;
+	/* The head alone: its key exactly as the whole parse reads it. */
+	r->parsed += (size_t)(body - b);
+	if (cfg_load_yaml_info(r->name, b, (size_t)(body - b), r->source, r->l,
+	    &head, &err, &info) != 0 || head == NULL ||
+	    head->type != HOTCFG_MAP || head->nkids != 1 || info.docs != 1 ||
+	    info.roots != 1 || info.root_block_col != (int)col ||
+	    info.root_merge)
+		goto out;
+	/* The groups (above split_min). */
+	if ((gidx = malloc(nk * sizeof(*gidx))) == NULL) {
+		rc = -ENOMEM;
 		goto out;
 	}
-	*out = root;
-	root = NULL;
-	*vp = v;
-	*np = n;
-	v = NULL;
+	kids[0] = (size_t)(body - r->buf);
+	gstart = kids[0];
+	for (j = 0; j < nk; j++) {
+		size_t next = j + 1 < nk ? kids[j + 1] :
+		    r->v[i].off + r->v[i].len;
+		size_t here = kids[j], span;
+		bool cut;
+
+		if (j + 1 == nk) {
+			cut = true;
+		} else {
+			size_t nnext = j + 2 < nk ? kids[j + 2] :
+			    r->v[i].off + r->v[i].len;
+			const char *kl = r->buf + next;
+
+			span = next - gstart;
+			cut = span >= group_max || next - here >= split_min ||
+			    nnext - next >= split_min ||
+			    (span >= group_min && (XXH3_64bits(kl,
+			    (size_t)(eol_of(kl, end) - kl)) & group_mask) ==
+			    0);
+		}
+		if (!cut)
+			continue;
+		rc = load_chunk(r, gstart, next - gstart, (unsigned)k,
+		    level + 1, &gidx[ng]);
+		if (rc != 0)
+			goto out;
+		ng++;
+		gstart = next;
+	}
+	if ((rc = join(r, gidx, ng, &inner)) != 0)
+		goto out;
+	rc = -ENOMEM;
+	if ((outer = cfg_node_new(HOTCFG_MAP, r->source)) == NULL ||
+	    cfg_node_add(outer, head->kids[0].key, head->kids[0].klen,
+	    inner) != 0)
+		goto out;
+	inner = NULL;
+	cfg_node_finish(outer);
+	/* The budget as the whole parse of this chunk spends it: its root
+	 * and the head's mapping, and what each group spent but its root. */
+	nodes = 2;
+	for (g = 0; g < ng; g++)
+		nodes = cfg_sat_add(nodes, r->v[gidx[g]].nodes - 1);
+	r->v[i].tree = outer;
+	r->v[i].nodes = nodes;
+	r->v[i].ndesc = r->n - i - 1;
+	outer = NULL;
 	rc = 0;
 out:
-	cfg_free(root);
-	if (v != NULL)
-		sections_free(v, n);
+	cfg_free(outer);
+	cfg_free(inner);
+	cfg_free(head);
+	free(gidx);
+	free(kids);
 	return rc;
+}
+
+/*
+ * Load the chunk buf[off, off + len) whose mapping is at column `col`:
+ * from the last read when it has the same text, else cut (large enough
+ * and of the form for it) or parsed.  Its index goes to *at.  0; 1 when
+ * the whole file has to be parsed instead; -ENOMEM.
+ */
+static int
+load_chunk(struct reader *r, size_t off, size_t len, unsigned col,
+    unsigned level, size_t *at)
+{
+	const char *text = r->buf + off;
+	uint64_t hash = XXH3_64bits(text, len);
+	size_t j, d, i = r->n;
+	int rc;
+
+	if ((j = find_old(r->old, text, len, col, level, hash)) != SIZE_MAX) {
+		const struct chunk *o = r->old->v;
+
+		if (reserve(r, o[j].ndesc + 1) != 0)
+			return -ENOMEM;
+		/* It, and the groups it was cut into, for the next read. */
+		for (d = 0; d <= o[j].ndesc; d++) {
+			struct chunk *c = &r->v[r->n++];
+
+			*c = o[j + d];
+			c->off = off + (o[j + d].off - o[j].off);
+			cfg_node_ref(c->tree);
+		}
+		*at = i;
+		return 0;
+	}
+	if (reserve(r, 1) != 0)
+		return -ENOMEM;
+	memset(&r->v[i], 0, sizeof(r->v[i]));
+	r->v[i].off = off;
+	r->v[i].len = len;
+	r->v[i].col = col;
+	r->v[i].level = level;
+	r->v[i].hash = hash;
+	r->n++;
+	*at = i;
+	if (len >= split_min && level < MAX_LEVELS) {
+		if ((rc = cut_chunk(r, i, level)) != 2)
+			return rc;
+		truncate_to(r, i + 1);
+	}
+	return parse_chunk(r, i);
+}
+
+/* The hash index of c->v; without it (no memory) nothing is reused. */
+static void
+index_chunks(struct cfg_pcache *c)
+{
+	size_t size = 16, i, s;
+
+	while (size < 2 * c->n)
+		size *= 2;
+	if ((c->slot = calloc(size, sizeof(*c->slot))) == NULL)
+		return;
+	c->mask = size - 1;
+	for (i = 0; i < c->n; i++) {
+		for (s = (size_t)c->v[i].hash & c->mask; c->slot[s] != 0;
+		    s = (s + 1) & c->mask)
+			;
+		c->slot[s] = i + 1;
+	}
+}
+
+/*
+ * Load buf by sections into *out, reusing what *c has.  0 and the
+ * chunks in *r; 1 when the whole text has to be parsed instead.
+ */
+static int
+load_sections(struct reader *r, size_t len, struct cfg_node **out)
+{
+	size_t off[MAX_SECTIONS + 1], idx[MAX_SECTIONS], n, i, spent;
+	struct cfg_node *root = NULL;
+	int rc;
+
+	if ((n = find_sections(r->buf, len, off)) == 0 ||
+	    (n == 1 && len < split_min))
+		return 1;
+	off[n] = len;
+	for (i = 0; i < n; i++)
+		if ((rc = load_chunk(r, off[i], off[i + 1] - off[i], 0, 0,
+		    &idx[i])) != 0)
+			return rc;
+	/* The budget of the whole text: cfg_load_yaml() refuses it when
+	 * the total passes max_nodes (what it spends on the way never
+	 * exceeds the total: a key's node, refunded, comes before a value).
+	 * Every section but the first spent one node on its own root. */
+	spent = r->v[idx[0]].nodes;
+	for (i = 1; i < n; i++)
+		spent = cfg_sat_add(spent, r->v[idx[i]].nodes - 1);
+	if (spent > r->l->max_nodes)
+		return 1;
+	if ((rc = join(r, idx, n, &root)) != 0)
+		return rc;
+	if (root->weight > r->l->max_nodes || root->height > r->l->max_depth) {
+		cfg_free(root);
+		return 1;
+	}
+	*out = root;
+	return 0;
 }
 
 int
@@ -311,8 +705,7 @@ cfg_load_yaml_cached(const char *name, char *buf, size_t len,
 {
 	struct cfg_limits l;
 	struct cfg_pcache *c = *cache, *nc;
-	struct section *v = NULL;
-	size_t n = 0;
+	struct reader r;
 	int rc;
 
 	*out = NULL;
@@ -323,8 +716,17 @@ cfg_load_yaml_cached(const char *name, char *buf, size_t len,
 		cfg_pcache_free(c);
 		*cache = c = NULL;
 	}
-	rc = len <= l.max_file ? load_sections(name, buf, len, source, &l, c,
-	    &v, &n, out) : 1;
+	memset(&r, 0, sizeof(r));
+	r.name = name;
+	r.buf = buf;
+	r.source = source;
+	r.l = &l;
+	r.old = c;
+	rc = len <= l.max_file ? load_sections(&r, len, out) : 1;
+	if (rc != 0) {
+		chunks_free(r.v, r.n);
+		r.v = NULL;
+	}
 	if (rc == 1) {
 		rc = cfg_load_yaml(name, buf, len, source, &l, out, err);
 		if (rc == 0) {
@@ -347,7 +749,7 @@ cfg_load_yaml_cached(const char *name, char *buf, size_t len,
 	}
 	if ((nc = calloc(1, sizeof(*nc))) == NULL) {
 		/* The tree is good; only the next read loses the sections. */
-		sections_free(v, n);
+		chunks_free(r.v, r.n);
 		free(buf);
 		cfg_pcache_free(c);
 		*cache = NULL;
@@ -357,8 +759,10 @@ cfg_load_yaml_cached(const char *name, char *buf, size_t len,
 	nc->len = len;
 	nc->source = source;
 	nc->lim = l;
-	nc->v = v;
-	nc->n = n;
+	nc->v = r.v;
+	nc->n = r.n;
+	nc->parsed = r.parsed;
+	index_chunks(nc);
 	cfg_pcache_free(c);
 	*cache = nc;
 	return 0;

@@ -44,6 +44,7 @@
  * contributes nothing; it neither adds nor erases.
  */
 #include <errno.h>
+#include <limits.h>
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
@@ -699,9 +700,11 @@ open_collection(struct loader *ld, const yaml_event_t *ev)
 		 * libyaml's end mark (the start mark is that of a tag or
 		 * anchor before it, which may sit at column 0 on a line of
 		 * its own above a mapping indented further). */
-		ld->info.root_block_map = is_map &&
+		ld->info.root_block_col = is_map &&
 		    ev->data.mapping_start.style == YAML_BLOCK_MAPPING_STYLE &&
-		    ev->start_mark.column == 0 && ev->end_mark.column == 0;
+		    ev->start_mark.column == ev->end_mark.column &&
+		    ev->end_mark.column < INT_MAX ?
+		    (int)ev->end_mark.column : -1;
 	}
 	f = &ld->stack[ld->depth++];
 	memset(f, 0, sizeof(*f));
@@ -858,9 +861,11 @@ cfg_load_yaml_info(const char *name, const char *buf, size_t len,
 
 	*out = NULL;
 	memset(info, 0, sizeof(*info));
+	info->root_block_col = -1;
 	if (err != NULL)
 		memset(err, 0, sizeof(*err));
 	memset(&ld, 0, sizeof(ld));
+	ld.info.root_block_col = -1;
 	cfg_limits_resolve(lim, &ld.lim);
 	ld.name = name;
 	ld.buf = buf != NULL ? buf : "";

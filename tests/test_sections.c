@@ -231,6 +231,113 @@ Test(sections, many_sections_and_a_broken_edit_keep_the_good_tree)
 }
 
 /*
+ * Large sections are cut into groups of their children, at every level
+ * (section.c).  With the cuts made as small as they go, every text here,
+ * loaded both ways as a first read and as an edit of every other, gives
+ * the whole parse's tree or error.
+ */
+Test(sections, nested_cuts_match_the_whole_parse)
+{
+	static const char *const t[] = {
+		"top: 1\nsvc:\n  a:\n    x: 1\n    y: [1, 2]\n  b:\n    x: 2\n"
+		"  c:\n    deep:\n      p: 1\n      q: 2\n    z: 'q'\n",
+		"top: 1\nsvc:\n  a:\n    x: 1\n    y: [1, 3]\n  b:\n    x: 2\n"
+		"  c:\n    deep:\n      p: 1\n      q: 5\n    z: 'q'\n",
+		"only:\n  a:\n    b: 1\n  c:\n    d: 2\n",
+		"only:  # comment\n  a:\n    b: 1\n# at column 0\n  c:\n"
+		"    d: |\n      text\n    # inside\n  e: 3\n",
+		"# head\n\nonly:\r\n  a: 1\r\n  b:\r\n    c: 2\r\n",
+		/* a quoted scalar or flow collection over a child's line */
+		"svc:\n  a: \"x\n  b: y\"\n  c: 3\n",
+		"svc:\n  a: [1,\n  b, 2]\n  c: 3\n",
+		"svc:\n  a: {x: 1,\n  b: 2}\n  c: 3\n",
+		/* continuation lines, block scalars with indicators */
+		"svc:\n  a: |2\n    x\n  b: >\n    y\n  c: z\n    w\n",
+		"svc:\n  a: plain\n  b: 1\n",
+		/* what no cut may hide */
+		"svc:\n  a: 1\n  a: 2\n",
+		"svc:\n  <<: {m: 1}\n  a: 1\n",
+		"svc:\n  a: 1\n  <<: {a: 2}\n",
+		"svc:\n  a:\n  - 1\n  b: 2\n",
+		"svc:\n- 1\n- 2\n",
+		"svc:\n   a: 1\n  b: 2\n",
+		"svc:\n  a: 1\n   b: 2\n",
+		"svc:\n  a: 1\n b: 2\n",
+		"svc:\n  a: 1\n\tb: 2\n",
+		"svc: !!map\n  a: 1\n",
+		"svc: &x\n  a: 1\n",
+		"svc: {a: 1}\n",
+		"svc:\n  \"q\": 1\n  a: 2\n",
+		"svc:\n  ? k\n  : v\n  a: 2\n",
+		"svc:\n  a: 1\n\"q\": 2\n",
+		"svc:\n  a: 1\n---\nb: 2\n",
+		"svc:\n  d::\n   <<: {m: 1}\n  n: 3\n",
+		"true:\n  a: 1\n  b: 2\n",
+		"1:\n  2:\n    3: x\n  4: y\n",
+	};
+	struct cfg_limits lim;
+
+	cfg_pcache_tune(0, 0, 0, 0);
+	check_all(t, N(t), NULL);
+	cfg_pcache_tune(0, 0, SIZE_MAX, 1);
+	check_all(t, N(t), NULL);
+	/* the depth and node limits at the cuts */
+	cfg_limits_default(&lim);
+	lim.max_depth = 3;
+	lim.max_nodes = 9;
+	cfg_pcache_tune(0, 0, 0, 0);
+	check_all(t, N(t), &lim);
+}
+
+/* A bench-shaped file: `services` holds n services of a few keys each. */
+static char *
+services_file(unsigned n, unsigned edit)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+
+	cr_assert_not_null(fp);
+	fprintf(fp, "# services\nversion: 3\nservices:\n");
+	for (unsigned i = 0; i < n; i++)
+		fprintf(fp, "  svc-%05u:\n    host: \"svc-%u.internal\"\n"
+		    "    port: %u\n    limits:\n      rps: %u\n"
+		    "      burst: %u\n    tags: [a, b]\n", i, i, 1024 + i,
+		    i == n / 2 ? edit : 100 + i, i % 7);
+	fprintf(fp, "tail: end\n");
+	fclose(fp);
+	return buf;
+}
+
+Test(sections, an_edit_deep_in_a_large_section_parses_only_its_group)
+{
+	struct cfg_pcache *cache = NULL;
+	char *a = services_file(3000, 1), *b = services_file(3000, 2);
+	size_t len = strlen(a);
+
+	check(&cache, a, NULL);
+	cr_assert_not_null(cache);
+	/* the first read parses everything once (and the heads) */
+	cr_assert_geq(cfg_pcache_parsed(cache), len);
+	cr_assert_gt(cfg_pcache_chunks(cache), 3 + len / (16u << 10),
+	    "%zu chunks for %zu bytes: services was not cut",
+	    cfg_pcache_chunks(cache), len);
+	check(&cache, b, NULL);
+	/* the edit's group, and the heads above it */
+	cr_assert_lt(cfg_pcache_parsed(cache), 64u << 10,
+	    "an edit of one value parsed %zu of %zu bytes",
+	    cfg_pcache_parsed(cache), len);
+	check(&cache, a, NULL);
+	cr_assert_lt(cfg_pcache_parsed(cache), 64u << 10);
+	/* nothing changed: nothing parsed */
+	check(&cache, a, NULL);
+	cr_assert_eq(cfg_pcache_parsed(cache), 0);
+	free(a);
+	free(b);
+	cfg_pcache_free(cache);
+}
+
+/*
  * What review and tests/fuzz/fuzz_sections.c found: texts whose sections
  * each parsed alone while the whole text said something else.  Each is
  * also in tests/fuzz/regress/sections/.

@@ -204,6 +204,36 @@ sec_round(struct cfg_pcache **cache, const char *old, size_t olen,
 	sec_step(cache, nw, nlen, lim, whole_new);
 }
 
+/*
+ * How large sections are cut into groups of their children, chosen by a
+ * hash of the input so that a finding replays the same way: the agent's
+ * defaults (which cut nothing this small), every child a group of its
+ * own, groups chosen by the children's key lines, and small groups with
+ * nested cuts.
+ */
+static void
+sec_tune(const uint8_t *data, size_t size)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < size; i++)
+		h = (h ^ data[i]) * 16777619u;
+	switch (h % 4) {
+	case 0:
+		cfg_pcache_tune(16384, 2048, 16384, 7);
+		break;
+	case 1:
+		cfg_pcache_tune(0, 0, 0, 0);
+		break;
+	case 2:
+		cfg_pcache_tune(0, 0, SIZE_MAX, 1);
+		break;
+	default:
+		cfg_pcache_tune(24, 8, 64, 3);
+		break;
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -223,6 +253,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		nlen = size - (size_t)(nw - in);
 	}
 
+	sec_tune(data, size);
 	cfg_limits_default(&lim);
 	lim.max_nodes = 20000;
 	sec_round(&cache, old, olen, nw, nlen, &lim, &whole);

@@ -85,9 +85,11 @@ struct cfg_node {
 /*
  * Open an arena and make it the calling thread's current one: every node
  * cfg_node_new() makes in this thread until cfg_arena_end() lives in it.
- * NULL when out of memory.  Arenas do not nest.
+ * `hint` is the bytes it will likely need (its first chunk, from 1 KiB to
+ * 4 MiB; the chunks after it double).  NULL when out of memory.  Arenas
+ * do not nest.
  */
-struct cfg_arena *cfg_arena_begin(void);
+struct cfg_arena *cfg_arena_begin(size_t hint);
 
 /*
  * Close the thread's current arena.  When `root` is a node of it (the

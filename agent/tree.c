@@ -136,7 +136,7 @@ hash_key(const char *key, size_t len)
 /* Arenas (see node.h).                                                 */
 /* ------------------------------------------------------------------ */
 
-#define ARENA_FIRST     (16u << 10)
+#define ARENA_MIN       (1u << 10)
 #define ARENA_MAX       (4u << 20)
 /* Parts this large (a long sequence's child array, a big map's index)
  * get a heap block of their own, freed when they grow or the arena goes,
@@ -210,13 +210,14 @@ cache_put(struct achunk *c)
 }
 
 struct cfg_arena *
-cfg_arena_begin(void)
+cfg_arena_begin(size_t hint)
 {
 	struct cfg_arena *a;
 
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return NULL;
-	a->next_cap = ARENA_FIRST;
+	a->next_cap = hint < ARENA_MIN ? ARENA_MIN : hint > ARENA_MAX ?
+	    ARENA_MAX : hint;
 	cur_arena = a;
 	return a;
 }
@@ -279,7 +280,8 @@ arena_alloc(struct cfg_arena *a, size_t size, size_t align)
 		c->next = a->chunks;
 		a->chunks = c;
 		if (a->next_cap < ARENA_MAX)
-			a->next_cap *= 2;
+			a->next_cap = a->next_cap > ARENA_MAX / 2 ? ARENA_MAX :
+			    a->next_cap * 2;
 		at = 0;
 	}
 	c->used = at + size;

@@ -42,19 +42,26 @@ done
 BENCH_SMOKE=1 BENCH_BIN=$bin BENCH_LOGS=$tmp/logs BENCH_JSON=$tmp/bench.json \
     sh "$src/tests/bench/run.sh" >"$tmp/table" 2>&1
 rc=$?
-cat "$tmp/table"
 fail=0
 if [ $rc -ne 0 ]; then
 	echo "bench_smoke: run.sh exited $rc"
 	fail=1
 fi
+# reload -w (a file the agent parses whole) is not in run.sh's parts.
+if ! "$bin/reload" -s -b -w -j "$tmp/logs/reload_whole.json" \
+    >>"$tmp/table" 2>"$tmp/logs/reload_whole.err"; then
+	echo "bench_smoke: reload -b -w failed:"
+	cat "$tmp/logs/reload_whole.err"
+	fail=1
+fi
 # reload runs twice: as it is, and with -b (run.sh's part reload-b).
-for p in $progs reload_buried; do
+for p in $progs reload_buried reload_whole; do
 	if [ ! -s "$tmp/logs/$p.json" ]; then
 		echo "bench_smoke: $p wrote no JSON"
 		fail=1
 	fi
 done
+cat "$tmp/table"
 if grep -q -e 'ERRORS' -e 'INCOMPLETE' -e 'failed' -e 'not built' \
     "$tmp/table"; then
 	echo "bench_smoke: a program reported errors (above)"

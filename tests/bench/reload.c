@@ -2,16 +2,19 @@
  * reload - part 2 of the benchmark: how long an edit takes to reach a
  * service, through the real agent.
  *
- *   reload [-bs] [-j FILE] [-k N,N,...] [-e EDITS] [-r REPS]
+ *   reload [-bsw] [-j FILE] [-k N,N,...] [-e EDITS] [-r REPS]
  *
  *   -k   scalar leaves per file (default 1000,100000)
  *   -e   edits per file (default 200)
  *   -r   repetitions of the in-process reference timings (default 15)
  *   -b   bury the edited value in the file's largest top-level section
  *        (services.bench.edit instead of bench.edit): the agent parses
- *        by top-level section and keeps the sections that did not change
+ *        by top-level section and keeps the sections that did not change,
+ *        and cuts a large section into groups of its children
  *        (agent/section.c), so the default file shows an edit of a small
- *        section, and -b the worst case, where the whole file is parsed
+ *        section, and -b an edit deep inside the large one
+ *   -w   add an anchor and an alias to the file: the agent then parses
+ *        the whole file on every change (its worst case; not in run.sh)
  *
  * For each size, $HOTCFG_BUILD/hotcfgd --dir PUB FILE runs on a generated
  * config-shaped YAML file (bench.h: bench_yaml).  A reader thread blocks in
@@ -59,7 +62,7 @@
 
 /* The key the writer edits (-b changes it). */
 static const char *edit_key = "bench.edit";
-static bool bury;
+static bool bury, whole;
 
 struct shared {
 	hotcfg *h;
@@ -300,6 +303,27 @@ bury_edit(char *y, size_t *len, size_t *edit_at)
 	return n;
 }
 
+/*
+ * -w: end the file with an anchor and an alias to it, which the agent's
+ * section cache does not cut (an alias may name an anchor of another
+ * section): every change is parsed whole.  NULL when out of memory.
+ */
+static char *
+add_alias(char *y, size_t *len)
+{
+	static const char tail[] = "anchored:\n  base: &base 1\n"
+	    "  copy: *base\n";
+	char *n = realloc(y, *len + sizeof(tail));
+
+	if (n == NULL) {
+		free(y);
+		return NULL;
+	}
+	memcpy(n + *len, tail, sizeof(tail));
+	*len += sizeof(tail) - 1;
+	return n;
+}
+
 /* One file size through the real agent. */
 static int
 run_size(const char *agent, size_t leaves, unsigned edits, unsigned reps,
@@ -327,6 +351,8 @@ run_size(const char *agent, size_t leaves, unsigned edits, unsigned reps,
 	res->agent_hwm_kb = -1;
 	if (yaml != NULL && bury)
 		yaml = bury_edit(yaml, &len, &edit_at);
+	if (yaml != NULL && whole)
+		yaml = add_alias(yaml, &len);
 	if (dir == NULL || yaml == NULL)
 		goto out;
 	snprintf(path, sizeof(path), "%s/src/config.yaml", dir);
@@ -474,8 +500,11 @@ main(int argc, char **argv)
 	    *targets = json_array();
 	int opt, status = 0;
 
-	while ((opt = getopt(argc, argv, "bsj:k:e:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "bswj:k:e:r:")) != -1) {
 		switch (opt) {
+		case 'w':
+			whole = true;
+			break;
 		case 'b':
 			bury = true;
 			edit_key = "services.bench.edit";
@@ -500,7 +529,7 @@ main(int argc, char **argv)
 			reps = (unsigned)strtoul(optarg, NULL, 10);
 			break;
 		default:
-			fprintf(stderr, "usage: reload [-bs] [-j FILE] [-k N,...] "
+			fprintf(stderr, "usage: reload [-bsw] [-j FILE] [-k N,...] "
 			    "[-e EDITS] [-r REPS]\n");
 			return 2;
 		}
@@ -510,7 +539,9 @@ main(int argc, char **argv)
 	if (reps == 0)
 		reps = 1;
 
-	mode = bury ? " (-b: edit in the largest section)" : "";
+	mode = bury && whole ? " (-b -w: edit in the largest section, "
+	    "file parsed whole)" : bury ? " (-b: edit in the largest section)" :
+	    whole ? " (-w: file parsed whole)" : "";
 	printf("RELOAD LATENCY  writer's rename(2) -> a reader blocked in "
 	    "hotcfg_wait() holds the new value, through the real hotcfgd "
 	    "(ms)%s\n", mode);

@@ -7,7 +7,7 @@
 # PART is any of: read reload reload-b build refresh idle (default: all
 # six, in that order), or cachegrind (not in the default run; see
 # README.md).  reload-b is the reload program with -b: the edit buried in
-# the file's largest top-level section, the agent's worst case.
+# the file's largest top-level section, which the agent cuts into groups.
 # Extra options for one program go in BENCH_<PART>_ARGS, e.g.
 #   BENCH_READ_ARGS="-k 1000 -r 3" tests/bench/run.sh read
 # Each program's progress and errors go to $HOTCFG_BUILD/bench-logs/.

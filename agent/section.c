@@ -5,10 +5,13 @@
  * An edit of a configuration file usually touches one of its top-level
  * sections; parsing the whole file again costs the whole file.  A file
  * source therefore keeps, between reads, the file's text and one tree per
- * top-level section (a run of lines from one top-level key to the next).
- * On the next read only the sections whose text changed are parsed; the
- * others lend their trees as they are (trees are immutable once loaded,
- * node.h), and the root mapping is put together from the sections' keys.
+ * top-level section (a run of lines from one top-level key to the next),
+ * or rather per group of sections: the top-level keys are grouped as a
+ * cut chunk's children are (below), so that a file of thousands of flat
+ * keys makes groups of a few KiB.  On the next read only the groups whose
+ * text changed are parsed; the others lend their trees as they are (trees
+ * are immutable once loaded, node.h), and the root mapping is put
+ * together from the groups' keys.
  *
  * A large section (split_min bytes and more) that is one key over a block
  * mapping is cut the same way one level down: its children, the lines at
@@ -53,7 +56,7 @@
  *    spent, which is more than its tree when `<<` values or null
  *    documents before the first key were parsed, less the root mapping
  *    every section but the first counts again), not UTF-16 (libyaml would
- *    convert it), at most MAX_SECTIONS sections.
+ *    convert it).
  * A section that does not parse, a duplicate, a budget exceeded: the whole
  * text is parsed again by cfg_load_yaml(), which gives the error with its
  * exact line and column (or, if we were too careful, the tree).
@@ -66,7 +69,6 @@
 #include "node.h"
 #include "tree.h"
 
-#define MAX_SECTIONS 256
 #define MAX_LEVELS 32
 
 /* Chunks are recognised by a hash of their text (then compared byte by
@@ -197,28 +199,48 @@ odd_breaks(const char *b, size_t len)
 }
 
 
+/* Append v to the growable array *a of *n (capacity *cap).  0 or -ENOMEM. */
+static int
+push_off(size_t **a, size_t *n, size_t *cap, size_t v)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64, *na;
+
+		if ((na = realloc(*a, nc * sizeof(**a))) == NULL)
+			return -ENOMEM;
+		*a = na;
+		*cap = nc;
+	}
+	(*a)[(*n)++] = v;
+	return 0;
+}
+
 /*
- * The sections of buf: the offset where each starts (the first at 0).
- * Returns their number, or 0 when the text is not to be cut (above).
+ * The top-level keys of buf: the offset of each key's line in *offp
+ * (malloc'd; the first is 0, where the first section starts), their
+ * number in *np.  0; 1 when the text is not to be cut (above); -ENOMEM.
  */
-static size_t
-find_sections(const char *b, size_t len, size_t *off)
+static int
+find_sections(const char *b, size_t len, size_t **offp, size_t *np)
 {
 	const char *p = b, *end = b + len;
 	bool seen_key = false;
-	size_t n = 1;
+	size_t n = 0, cap = 0, *off = NULL;
 
+	*offp = NULL;
+	*np = 0;
 	if (len == 0)
-		return 0;
+		return 1;
 	if (len >= 2 && (((unsigned char)b[0] == 0xff &&
 	    (unsigned char)b[1] == 0xfe) || ((unsigned char)b[0] == 0xfe &&
 	    (unsigned char)b[1] == 0xff)))
-		return 0;
+		return 1;
 	if (memchr(b, '&', len) != NULL && memchr(b, '*', len) != NULL)
-		return 0;
+		return 1;
 	if (odd_breaks(b, len))
-		return 0;
-	off[0] = 0;
+		return 1;
+	if (push_off(&off, &n, &cap, 0) != 0)
+		return -ENOMEM;
 	while (p < end) {
 		const char *nl, *q = p;
 
@@ -229,24 +251,31 @@ find_sections(const char *b, size_t len, size_t *off)
 		if (has_bom(q, (size_t)(end - q)))
 			q += 3;
 		if (q < end && *q == '%')
-			return 0;
+			goto no;
 		if (q == p && starts_key((unsigned char)*p)) {
-			if (seen_key) {
-				if (n == MAX_SECTIONS)
-					return 0;
-				off[n++] = (size_t)(p - b);
+			if (seen_key && push_off(&off, &n, &cap,
+			    (size_t)(p - b)) != 0) {
+				free(off);
+				return -ENOMEM;
 			}
 			seen_key = true;
 		} else if (p == b && q < end && starts_key((unsigned char)*q)) {
 			seen_key = true;        /* the first key, after a BOM */
 		} else if (seen_key && is_marker(q, (size_t)(end - q))) {
-			return 0;
+			goto no;
 		}
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			break;
 		p = nl + 1;
 	}
-	return seen_key ? n : 0;
+	if (!seen_key)
+		goto no;
+	*offp = off;
+	*np = n;
+	return 0;
+no:
+	free(off);
+	return 1;
 }
 
 static bool
@@ -443,6 +472,50 @@ parse_chunk(struct reader *r, size_t i)
 }
 
 /*
+ * Load the children whose lines begin at starts[0..n) (the first group
+ * begins at starts[0], which may lie before its child's line) up to `end`,
+ * in groups: a group ends before a child whose key line hashes to 0
+ * under group_mask once it holds group_min bytes, before any child once
+ * it holds group_max, and around a child of split_min bytes or more.  The
+ * groups' indices go to gidx, their number to *ng.  As load_chunk().
+ */
+static int
+load_groups(struct reader *r, const size_t *starts, size_t n, size_t end,
+    unsigned col, unsigned level, size_t *gidx, size_t *ng)
+{
+	const char *stop = r->buf + end;
+	size_t j, gstart = starts[0];
+	int rc;
+
+	*ng = 0;
+	for (j = 0; j < n; j++) {
+		size_t next = j + 1 < n ? starts[j + 1] : end;
+		bool cut = true;
+
+		if (j + 1 < n) {
+			size_t nnext = j + 2 < n ? starts[j + 2] : end;
+			size_t span = next - gstart;
+			const char *kl = r->buf + next;
+
+			cut = span >= group_max ||
+			    next - starts[j] >= split_min ||
+			    nnext - next >= split_min ||
+			    (span >= group_min && (XXH3_64bits(kl,
+			    (size_t)(eol_of(kl, stop) - kl)) & group_mask) ==
+			    0);
+		}
+		if (!cut)
+			continue;
+		if ((rc = load_chunk(r, gstart, next - gstart, col, level,
+		    &gidx[*ng])) != 0)
+			return rc;
+		(*ng)++;
+		gstart = next;
+	}
+	return 0;
+}
+
+/*
  * Cut chunk i into groups of its children.  2 when it is not of the form
  * that allows it (it is then parsed whole), else as load_chunk().
  *
@@ -464,7 +537,7 @@ cut_chunk(struct reader *r, size_t i, unsigned level)
 	const char *p = b, *eol, *body;
 	unsigned col = r->v[i].col;
 	size_t k = 0, *kids = NULL, nk = 0, capk = 0, *gidx = NULL, ng = 0;
-	size_t g, gstart, j, nodes;
+	size_t g, nodes;
 	struct cfg_yaml_info info;
 	struct cfg_error err;
 	struct cfg_node *head = NULL, *inner = NULL, *outer = NULL;
@@ -534,36 +607,9 @@ cut_chunk(struct reader *r, size_t i, unsigned level)
 		goto out;
 	}
 	kids[0] = (size_t)(body - r->buf);
-	gstart = kids[0];
-	for (j = 0; j < nk; j++) {
-		size_t next = j + 1 < nk ? kids[j + 1] :
-		    r->v[i].off + r->v[i].len;
-		size_t here = kids[j], span;
-		bool cut;
-
-		if (j + 1 == nk) {
-			cut = true;
-		} else {
-			size_t nnext = j + 2 < nk ? kids[j + 2] :
-			    r->v[i].off + r->v[i].len;
-			const char *kl = r->buf + next;
-
-			span = next - gstart;
-			cut = span >= group_max || next - here >= split_min ||
-			    nnext - next >= split_min ||
-			    (span >= group_min && (XXH3_64bits(kl,
-			    (size_t)(eol_of(kl, end) - kl)) & group_mask) ==
-			    0);
-		}
-		if (!cut)
-			continue;
-		rc = load_chunk(r, gstart, next - gstart, (unsigned)k,
-		    level + 1, &gidx[ng]);
-		if (rc != 0)
-			goto out;
-		ng++;
-		gstart = next;
-	}
+	if ((rc = load_groups(r, kids, nk, r->v[i].off + r->v[i].len,
+	    (unsigned)k, level + 1, gidx, &ng)) != 0)
+		goto out;
 	if ((rc = join(r, gidx, ng, &inner)) != 0)
 		goto out;
 	rc = -ENOMEM;
@@ -661,41 +707,50 @@ index_chunks(struct cfg_pcache *c)
 }
 
 /*
- * Load buf by sections into *out, reusing what *c has.  0 and the
- * chunks in *r; 1 when the whole text has to be parsed instead.
+ * Load buf by sections into *out, reusing what the last read left.  0 and
+ * the chunks in *r; 1 when the whole text has to be parsed instead;
+ * -ENOMEM.
  */
 static int
 load_sections(struct reader *r, size_t len, struct cfg_node **out)
 {
-	size_t off[MAX_SECTIONS + 1], idx[MAX_SECTIONS], n, i, spent;
+	size_t *off = NULL, *idx = NULL, n, ng, i, spent;
 	struct cfg_node *root = NULL;
 	int rc;
 
-	if ((n = find_sections(r->buf, len, off)) == 0 ||
-	    (n == 1 && len < split_min))
-		return 1;
-	off[n] = len;
-	for (i = 0; i < n; i++)
-		if ((rc = load_chunk(r, off[i], off[i + 1] - off[i], 0, 0,
-		    &idx[i])) != 0)
-			return rc;
+	if ((rc = find_sections(r->buf, len, &off, &n)) != 0)
+		return rc;
+	rc = 1;
+	if (n == 1 && len < split_min)
+		goto out;
+	rc = -ENOMEM;
+	if ((idx = malloc(n * sizeof(*idx))) == NULL)
+		goto out;
+	/* The top-level keys in groups, as a cut chunk's children. */
+	if ((rc = load_groups(r, off, n, len, 0, 0, idx, &ng)) != 0)
+		goto out;
 	/* The budget of the whole text: cfg_load_yaml() refuses it when
 	 * the total passes max_nodes (what it spends on the way never
 	 * exceeds the total: a key's node, refunded, comes before a value).
-	 * Every section but the first spent one node on its own root. */
+	 * Every group but the first spent one node on its own root. */
 	spent = r->v[idx[0]].nodes;
-	for (i = 1; i < n; i++)
+	for (i = 1; i < ng; i++)
 		spent = cfg_sat_add(spent, r->v[idx[i]].nodes - 1);
+	rc = 1;
 	if (spent > r->l->max_nodes)
-		return 1;
-	if ((rc = join(r, idx, n, &root)) != 0)
-		return rc;
+		goto out;
+	if ((rc = join(r, idx, ng, &root)) != 0)
+		goto out;
 	if (root->weight > r->l->max_nodes || root->height > r->l->max_depth) {
 		cfg_free(root);
-		return 1;
+		rc = 1;
+		goto out;
 	}
 	*out = root;
-	return 0;
+out:
+	free(idx);
+	free(off);
+	return rc;
 }
 
 int

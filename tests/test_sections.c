@@ -212,9 +212,10 @@ Test(sections, many_sections_and_a_broken_edit_keep_the_good_tree)
 	for (int i = 0; i < 300; i++)
 		fprintf(fp, "k%03d:\n  v: %d\n  s: \"x%d\"\n", i, i, i);
 	fclose(fp);
-	/* more sections than are kept: parsed whole */
+	/* top-level keys go in groups, as many as there are */
 	check(&cache, good, NULL);
-	cr_assert_null(cache, "300 sections were cut");
+	cr_assert_not_null(cache, "300 sections were not cut");
+	cr_assert_gt(cfg_pcache_chunks(cache), 1, "300 sections in one chunk");
 	good[len / 2] = '\0';
 	good[strrchr(good, '\n') - good + 1] = '\0';
 	check(&cache, good, NULL);
@@ -334,6 +335,33 @@ Test(sections, an_edit_deep_in_a_large_section_parses_only_its_group)
 	cr_assert_eq(cfg_pcache_parsed(cache), 0);
 	free(a);
 	free(b);
+	cfg_pcache_free(cache);
+}
+
+Test(sections, an_edit_of_a_flat_file_of_many_keys_parses_only_its_group)
+{
+	struct cfg_pcache *cache = NULL;
+	char *buf[2] = { NULL, NULL };
+	size_t len[2];
+
+	for (int v = 0; v < 2; v++) {
+		FILE *fp = open_memstream(&buf[v], &len[v]);
+
+		cr_assert_not_null(fp);
+		for (unsigned i = 0; i < 20000; i++)
+			fprintf(fp, "server.pool%u.timeout_ms: %u\n", i,
+			    i == 12345 ? 7u + (unsigned)v : i);
+		fclose(fp);
+	}
+	check(&cache, buf[0], NULL);
+	cr_assert_not_null(cache);
+	cr_assert_gt(cfg_pcache_chunks(cache), len[0] / (16u << 10));
+	check(&cache, buf[1], NULL);
+	cr_assert_lt(cfg_pcache_parsed(cache), 64u << 10,
+	    "an edit of one key parsed %zu of %zu bytes",
+	    cfg_pcache_parsed(cache), len[1]);
+	free(buf[0]);
+	free(buf[1]);
 	cfg_pcache_free(cache);
 }
 

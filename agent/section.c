@@ -545,14 +545,11 @@ cut_chunk(struct reader *r, size_t i, unsigned level)
 
 	/* The head line. */
 	for (;; p = eol + 1) {
-		if (p >= end)
-			return 2;
 		eol = eol_of(p, end);
-		if (blank_rest(p, eol))
-			continue;
-		if (p[indent_of(p, eol)] == '#')
-			continue;
-		break;
+		if (!blank_rest(p, eol) && p[indent_of(p, eol)] != '#')
+			break;
+		if (eol == end)
+			return 2;
 	}
 	if (!is_head(p, eol, col) || eol == end)
 		return 2;
@@ -562,31 +559,22 @@ cut_chunk(struct reader *r, size_t i, unsigned level)
 		size_t in;
 
 		eol = eol_of(p, end);
-		if (blank_rest(p, eol))
-			continue;
 		in = indent_of(p, eol);
-		if (p[in] == '#')
-			continue;
-		if (k == 0) {
-			if (in <= col || !starts_key((unsigned char)p[in]))
-				goto out;
-			k = in;
-		}
-		if (in < k)
-			goto out;
-		if (in == k && starts_key((unsigned char)p[k])) {
-			if (nk == capk) {
-				size_t *nv;
-
-				capk = capk ? capk * 2 : 64;
-				if ((nv = realloc(kids, capk *
-				    sizeof(*kids))) == NULL) {
-					rc = -ENOMEM;
+		if (!blank_rest(p, eol) && p[in] != '#') {
+			if (k == 0) {
+				if (in <= col ||
+				    !starts_key((unsigned char)p[in]))
 					goto out;
-				}
-				kids = nv;
+				k = in;
 			}
-			kids[nk++] = (size_t)(p - r->buf);
+			if (in < k)
+				goto out;
+			if (in == k && starts_key((unsigned char)p[k]) &&
+			    push_off(&kids, &nk, &capk,
+			    (size_t)(p - r->buf)) != 0) {
+				rc = -ENOMEM;
+				goto out;
+			}
 		}
 		if (eol == end)
 			break;
@@ -613,11 +601,16 @@ cut_chunk(struct reader *r, size_t i, unsigned level)
 	if ((rc = join(r, gidx, ng, &inner)) != 0)
 		goto out;
 	rc = -ENOMEM;
-	if ((outer = cfg_node_new(HOTCFG_MAP, r->source)) == NULL ||
-	    cfg_node_add(outer, head->kids[0].key, head->kids[0].klen,
-	    inner) != 0)
+	if ((outer = cfg_node_new(HOTCFG_MAP, r->source)) == NULL)
 		goto out;
+	/* cfg_node_add() takes over inner, also when it fails. */
+	rc = cfg_node_add(outer, head->kids[0].key, head->kids[0].klen,
+	    inner);
 	inner = NULL;
+	if (rc != 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	cfg_node_finish(outer);
 	/* The budget as the whole parse of this chunk spends it: its root
 	 * and the head's mapping, and what each group spent but its root. */

@@ -51,6 +51,7 @@
 #include "hotcfg.h"
 #include "internal.h"
 #include "log.h"
+#include "node.h"
 #include "reload.h"
 
 /* ------------------------------------------------------------------ */
@@ -254,6 +255,8 @@ static const struct {
 	{ "app.extra[2]", "three" },
 	{ "d.b.nested", "true" },
 	{ "d.motd\\.txt", "hello\n" },
+	{ "n.svc.b.y", "2" },
+	{ "n.top", "t" },
 };
 
 /* read_back()'s verdict on a wrong value (no errno is this large). */
@@ -414,6 +417,11 @@ setup(const char *dir)
 	mkdir(srcdir, 0700);
 	snprintf(path, sizeof(path), "%s/app.yaml", base);
 	put(path, app_yaml);
+	/* Cut into groups of one child each (main() sets the cut sizes):
+	 * the section cache's cut and join under failures too. */
+	snprintf(path, sizeof(path), "%s/nested.yaml", base);
+	put(path, "top: t\nsvc:\n  a:\n    x: 1\n  b:\n    y: 2\n"
+	    "    z: [1, 2]\n  c: 3\n");
 	snprintf(path, sizeof(path), "%s/b.yaml", srcdir);
 	put(path, "b: {nested: true}\n");
 	snprintf(path, sizeof(path), "%s/c.json", srcdir);
@@ -426,8 +434,9 @@ setup(const char *dir)
 	    "sources:\n"
 	    "  - {file: %s/app.yaml, prefix: app}\n"
 	    "  - {dir: %s, prefix: d}\n"
-	    "  - {file: %s/missing.yaml, optional: true}\n",
-	    base, srcdir, base);
+	    "  - {file: %s/missing.yaml, optional: true}\n"
+	    "  - {file: %s/nested.yaml, prefix: n}\n",
+	    base, srcdir, base, base);
 }
 
 /* Make the next build's content differ from the last: d.iteration. */
@@ -586,6 +595,7 @@ main(int argc, char **argv)
 	/* The agent logs every refused build; keep only what -v asks. */
 	if (!verbose)
 		log_open("/dev/null", LOGL_ERROR);
+	cfg_pcache_tune(0, 0, 0, 0);
 	setup(argv[1]);
 	/* Two warm-ups: the first one also pays for what the C library
 	 * and the agent set up once per process (locale, stdio). */

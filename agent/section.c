@@ -471,6 +471,18 @@ parse_chunk(struct reader *r, size_t i)
 	return 0;
 }
 
+/* The node budget chunks idx[0..n) spent, less their own roots (each
+ * parse counts the mapping the chunk is, which the whole has once). */
+static size_t
+below_roots(const struct reader *r, const size_t *idx, size_t n)
+{
+	size_t sum = 0;
+
+	for (size_t i = 0; i < n; i++)
+		sum = cfg_sat_add(sum, r->v[idx[i]].nodes - 1);
+	return sum;
+}
+
 /*
  * Load the children whose lines begin at starts[0..n) (the first group
  * begins at starts[0], which may lie before its child's line) up to `end`,
@@ -537,7 +549,6 @@ cut_chunk(struct reader *r, size_t i, unsigned level)
 	const char *p = b, *eol, *body;
 	unsigned col = r->v[i].col;
 	size_t k = 0, *kids = NULL, nk = 0, capk = 0, *gidx = NULL, ng = 0;
-	size_t g, nodes;
 	struct cfg_yaml_info info;
 	struct cfg_error err;
 	struct cfg_node *head = NULL, *inner = NULL, *outer = NULL;
@@ -613,12 +624,9 @@ cut_chunk(struct reader *r, size_t i, unsigned level)
 	}
 	cfg_node_finish(outer);
 	/* The budget as the whole parse of this chunk spends it: its root
-	 * and the head's mapping, and what each group spent but its root. */
-	nodes = 2;
-	for (g = 0; g < ng; g++)
-		nodes = cfg_sat_add(nodes, r->v[gidx[g]].nodes - 1);
+	 * and the head's mapping, and what the groups spent below theirs. */
 	r->v[i].tree = outer;
-	r->v[i].nodes = nodes;
+	r->v[i].nodes = cfg_sat_add(2, below_roots(r, gidx, ng));
 	r->v[i].ndesc = r->n - i - 1;
 	outer = NULL;
 	rc = 0;
@@ -707,7 +715,7 @@ index_chunks(struct cfg_pcache *c)
 static int
 load_sections(struct reader *r, size_t len, struct cfg_node **out)
 {
-	size_t *off = NULL, *idx = NULL, n, ng, i, spent;
+	size_t *off = NULL, *idx = NULL, n, ng;
 	struct cfg_node *root = NULL;
 	int rc;
 
@@ -725,12 +733,9 @@ load_sections(struct reader *r, size_t len, struct cfg_node **out)
 	/* The budget of the whole text: cfg_load_yaml() refuses it when
 	 * the total passes max_nodes (what it spends on the way never
 	 * exceeds the total: a key's node, refunded, comes before a value).
-	 * Every group but the first spent one node on its own root. */
-	spent = r->v[idx[0]].nodes;
-	for (i = 1; i < ng; i++)
-		spent = cfg_sat_add(spent, r->v[idx[i]].nodes - 1);
+	 * That is one root and what the groups spent below theirs. */
 	rc = 1;
-	if (spent > r->l->max_nodes)
+	if (cfg_sat_add(1, below_roots(r, idx, ng)) > r->l->max_nodes)
 		goto out;
 	if ((rc = join(r, idx, ng, &root)) != 0)
 		goto out;

@@ -185,8 +185,8 @@ san:
 # threads - is built with TSan.  A race makes such a process exit 66, which
 # fails the test that started it.  The benchmarks stay plain: TSan cannot
 # follow liburcu's barriers in the urcu baseline.  HOTCFG_TSAN tells the
-# tests; two checks with open problems under TSan skip on it (see the
-# tests' comments).
+# tests that the programs they start are TSan-built (no test skips on it
+# now).
 tsan: deps
 	$(MAKE) tests
 	$(MAKE) BUILD=build/tsan OPT=-O1 \

@@ -15,18 +15,26 @@
  * watcher thread (watch.c) turns inotify events into posts on the pending
  * board (pending.c); a ConfigMap's thread (k8s.c) posts there when its
  * data or its state changed.  This thread, the main loop, sleeps in
- * poll(2) on the board's eventfd and the signal self-pipe, with a timeout
- * for the nearest of: a source falling due, the heartbeat, the periodic
- * rescan, a publish retry.  When it wakes it takes the due sources and
- * rebuilds (reload.c).  Signal handlers only write the signal's number
- * into the self-pipe; what a signal means is decided here.
+ * poll(2) on the board's eventfd and a signalfd, with a timeout for the
+ * nearest of: a source falling due, the heartbeat, the periodic rescan, a
+ * publish retry.  When it wakes it takes the due sources and rebuilds
+ * (reload.c).
+ *
+ * Signals.  SIGHUP, SIGTERM, SIGINT and SIGUSR1 are blocked first thing,
+ * before any thread exists, so every thread - ours, libcurl's, the
+ * runtime's - inherits the block and none can take one of them; they stay
+ * pending for the process until the loop reads them from the signalfd.
+ * There is no handler: nothing runs asynchronously, nothing is deferred
+ * inside whichever thread the kernel picked (as ThreadSanitizer's runtime
+ * does with handlers), and a signal that comes while the loop is busy or
+ * still starting is read on its next turn.  What a signal means is
+ * decided here.
  *
  * Exit status: 0 after SIGTERM or SIGINT, or a successful -n / --print;
  * 1 for a bad configuration, a bad source under -n / --print, or bad usage;
  * 2 for a failure at run time (the publish directory, inotify, memory).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <inttypes.h>
@@ -37,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -60,19 +69,9 @@
 #define RETRY_NS            (1 * 1000000000LL)
 #define RETRY_MAX_NS        (30 * 1000000000LL)
 
-static int sig_pipe[2] = { -1, -1 };
-
-static void
-on_signal(int sig)
-{
-	int saved = errno;
-	unsigned char b = (unsigned char)sig;
-	ssize_t r;
-
-	r = write(sig_pipe[1], &b, 1);
-	(void)r;                /* a full pipe has the wake-up already */
-	errno = saved;
-}
+/* The signals the daemon acts on, read from sig_fd by the main loop. */
+static const int daemon_sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
+static int sig_fd = -1;
 
 static void
 usage(FILE *fp)
@@ -305,22 +304,25 @@ out:
 	return status;
 }
 
+/*
+ * Block the daemon's signals in this thread - and so in every thread
+ * started after it - and open the signalfd the main loop reads them from.
+ * Must run before any thread is created.  0 or -errno.
+ */
 static int
 setup_signals(void)
 {
-	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
-	struct sigaction sa;
+	sigset_t set;
 	size_t i;
+	int rc;
 
-	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+	sigemptyset(&set);
+	for (i = 0; i < sizeof(daemon_sigs) / sizeof(daemon_sigs[0]); i++)
+		sigaddset(&set, daemon_sigs[i]);
+	if ((rc = pthread_sigmask(SIG_BLOCK, &set, NULL)) != 0)
+		return -rc;
+	if ((sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		return -errno;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESTART;
-	sigfillset(&sa.sa_mask);
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		if (sigaction(sigs[i], &sa, NULL) != 0)
-			return -errno;
 	return 0;
 }
 
@@ -417,11 +419,15 @@ run(struct agent *a, const struct agent_conf *c)
 		timeout = min_timeout(now, next_rescan, timeout);
 		if (a->retry)
 			timeout = min_timeout(now, next_retry, timeout);
-		pfd[0].fd = sig_pipe[0];
+		pfd[0].fd = sig_fd;
 		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
 		pfd[1].fd = pending_fd(a->pend);
 		pfd[1].events = POLLIN;
-		if (poll(pfd, 2, timeout) < 0 && errno != EINTR) {
+		pfd[1].revents = 0;
+		if (poll(pfd, 2, timeout) < 0) {
+			if (errno == EINTR)
+				continue;       /* revents are not set */
 			log_begin(&l, LOGL_ERROR, "error");
 			log_str(&l, "source", "poll");
 			log_errno(&l, "error", errno);
@@ -435,21 +441,28 @@ run(struct agent *a, const struct agent_conf *c)
 				reason = "change";
 		}
 		if (pfd[0].revents & POLLIN) {
-			unsigned char sig[16];
+			struct signalfd_siginfo si[8];
 			ssize_t n, k;
 
-			while ((n = read(sig_pipe[0], sig, sizeof(sig))) > 0) {
-				for (k = 0; k < n; k++) {
+			/* Non-blocking: EAGAIN once none is pending.  Like
+			 * a handler, a signal that comes again before it
+			 * was read counts once. */
+			while ((n = read(sig_fd, si, sizeof(si))) > 0 ||
+			    (n < 0 && errno == EINTR)) {
+				for (k = 0; k < n / (ssize_t)sizeof(si[0]);
+				    k++) {
+					int sig = (int)si[k].ssi_signo;
+
 					log_begin(&l, LOGL_INFO, "signal");
-					log_str(&l, "signal", sig_name(sig[k]));
+					log_str(&l, "signal", sig_name(sig));
 					log_end(&l);
-					if (sig[k] == SIGTERM || sig[k] == SIGINT)
+					if (sig == SIGTERM || sig == SIGINT)
 						quit = true;
-					else if (sig[k] == SIGHUP) {
+					else if (sig == SIGHUP) {
 						reason = "signal";
 						pending_post_all(a->pend,
 						    PEND_READ, hc_mono_ns());
-					} else if (sig[k] == SIGUSR1) {
+					} else if (sig == SIGUSR1) {
 						int rc = log_reopen();
 
 						log_begin(&l, rc ? LOGL_ERROR :
@@ -490,6 +503,14 @@ daemon_main(struct agent *a, const struct agent_conf *c)
 		    strerror(-rc));
 		return EXIT_CONFIG;
 	}
+	/* Before anything can start a thread: see "Signals" above. */
+	if ((rc = setup_signals()) != 0) {
+		log_begin(&l, LOGL_ERROR, "error");
+		log_str(&l, "source", "signals");
+		log_errno(&l, "error", rc);
+		log_end(&l);
+		return EXIT_RUNTIME;
+	}
 	if (c->group != NULL) {
 		struct group *g = getgrnam(c->group);
 		char *end;
@@ -514,8 +535,7 @@ daemon_main(struct agent *a, const struct agent_conf *c)
 		    "directory\n");
 		goto out;
 	}
-	if ((rc = setup_signals()) != 0 ||
-	    (rc = pending_new(&a->pend, a->nsrc)) != 0 ||
+	if ((rc = pending_new(&a->pend, a->nsrc)) != 0 ||
 	    (rc = watch_new(&a->watch, a->pend, a->nsrc, &wo)) != 0) {
 		log_begin(&l, LOGL_ERROR, "error");
 		log_str(&l, "source", "startup");
@@ -580,6 +600,9 @@ out:
 	a->pub = NULL;
 	pending_free(a->pend);
 	a->pend = NULL;
+	if (sig_fd >= 0)
+		close(sig_fd);
+	sig_fd = -1;
 	free(dir);
 	return status;
 }

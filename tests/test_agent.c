@@ -507,12 +507,6 @@ Test(agent, sigterm_exits_0_and_the_last_snapshot_stays_readable)
 	const hotcfg_snap *s;
 	int64_t v;
 
-	/* Open problem: a ThreadSanitizer-built agent has been seen to sit
-	 * on a SIGTERM for over 20 s (no "signal" log line), once in a few
-	 * runs; the plain and ASan agents never did.  Until that is
-	 * understood this test runs in those builds only. */
-	if (getenv("HOTCFG_TSAN") != NULL)
-		cr_skip_test("SIGTERM under a TSan-built agent: an open problem");
 	start_on_file("app.yaml", "a: 7\n");
 	cr_assert_eq(get_int("a"), 7);
 	kill(agent, SIGTERM);

@@ -624,7 +624,7 @@ Test(agent_k8s, forbidden_shows_in_the_status_before_and_after_data)
 	/* Before any data: an error, nothing published, "forbidden". */
 	wait_state("configmap:default/app", "forbidden", detail,
 	    sizeof(detail));
-	cr_assert(strstr(detail, "403") != NULL, "%s", detail);
+	cr_assert(strstr(detail, "HTTP 403") != NULL, "%s", detail);
 	wait_outcome(HOTCFG_OUTCOME_ERROR, &st);
 	cr_assert(strstr(st.message, "forbidden") != NULL, "%s", st.message);
 	cr_assert_eq(hotcfg_generation(reader), 0);

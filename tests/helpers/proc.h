@@ -38,6 +38,8 @@ proc_spawn(const char *prog, const char *out, const char *const *args)
 			dup2(fd, 2);
 			close(fd);
 		}
+		/* Not the test runner's pipes and shared memory. */
+		closefrom(3);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}

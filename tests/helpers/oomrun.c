@@ -215,12 +215,17 @@ put(const char *path, const char *text)
 static void
 putf(const char *path, const char *fmt, ...)
 {
-	char buf[256];
+	char buf[8192];
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf)) {
+		fprintf(stderr, "oomrun: %s: text too long\n", path);
+		exit(2);
+	}
 	put(path, buf);
 }
 

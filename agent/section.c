@@ -338,14 +338,6 @@ reserve(struct reader *r, size_t more)
 	return 0;
 }
 
-/* Drop the chunks from index `to` on (a cut given up). */
-static void
-truncate_to(struct reader *r, size_t to)
-{
-	while (r->n > to)
-		cfg_free(r->v[--r->n].tree);
-}
-
 static bool
 blank_rest(const char *p, const char *eol)
 {
@@ -461,7 +453,6 @@ parse_chunk(struct reader *r, size_t i)
 	if (cfg_load_yaml_info(r->name, r->buf + c->off, c->len, r->source,
 	    &l, &t, &err, &info) != 0)
 		return 1;
-	c = &r->v[i];
 	c->tree = t;
 	c->nodes = info.nodes;
 	if (t == NULL || t->type != HOTCFG_MAP || info.docs != 1 ||
@@ -529,7 +520,8 @@ load_groups(struct reader *r, const size_t *starts, size_t n, size_t end,
 
 /*
  * Cut chunk i into groups of its children.  2 when it is not of the form
- * that allows it (it is then parsed whole), else as load_chunk().
+ * that allows it (it is then parsed whole; that is known before any group
+ * is loaded), else as load_chunk().
  *
  * The form: blank and comment lines, a head line (is_head()) at the
  * chunk's column, then lines that are blank, comments (at any column), or
@@ -683,7 +675,6 @@ load_chunk(struct reader *r, size_t off, size_t len, unsigned col,
 	if (len >= split_min && level < MAX_LEVELS) {
 		if ((rc = cut_chunk(r, i, level)) != 2)
 			return rc;
-		truncate_to(r, i + 1);
 	}
 	return parse_chunk(r, i);
 }

@@ -3,11 +3,12 @@
  *
  * The agent adds entries in any order; hc_builder_finish() sorts them by
  * key (cheaply when they come sorted or nearly: see insertion_sort()),
- * refuses duplicates, lays out the records (see snap.h for the format and
- * layout_records() for how records are packed), computes the content hash,
- * derives the hash seed from it, fills the hash index and checksums the
- * blob.  The result is one malloc'd block that the publisher writes to a
- * file as it is.
+ * refuses duplicates, derives the hash seed from the keys, hashes them
+ * and groups them by bucket, assigns index slots (assign_slots()), picks
+ * each bucket's tags (choose_tags()), lays out the records in runs
+ * (layout_runs(); see snap.h for the format), writes them, and computes
+ * the content hash and the checksum.  The result is one malloc'd block
+ * that the publisher writes to a file as it is.
  *
  * Keys and texts are copied into an arena of large chunks so that adding a
  * million entries costs a million small copies, not a million mallocs.
@@ -370,45 +371,49 @@ rec_tbyte(const struct bent *e)
  * binary value and the key bytes, which it compares with memcmp(), not the
  * key's NUL) and nothing else, so a head must not cross a 64-byte line
  * (two lines per lookup: the bucket and the head); the NUL and the text
- * after it may.  The order array gives key order, so where records lie is
- * free, and the builder packs them: it keeps a pool of the next PACK_W
- * records in key order and, with r bytes left in the current line, places
- * the oldest pooled record whose head fits in r and that fills the line
- * (the record reaches the line's end or spills into the next line), or
- * else the oldest whose head fits and after which another pooled record
- * would fill the rest of the line, or else the longest whose head fits; it
- * pads to the next line only when no pooled head fits.  A record that has
- * waited PACK_WAIT placements goes next whatever it costs, so no record
- * lands more than about that many records from its key-order place and
- * iteration in key order reads the record area almost sequentially.
- * Heads longer than a line start at a line.  Everything depends on the
- * entries alone, so equal entries give an equal blob.  On the benchmark's
- * 1.1M config-shaped entries this leaves 9.5 bytes of line padding per
- * entry (15.3 with one record per line), the optimum there: with heads of
- * 27 to 46 bytes and records of 32 to 64, a line that starts empty is only
- * filled exactly by a 64-byte record or two 32-byte ones; pools of 16 or
- * 32 do no better than 8.
+ * after it may.  The records of a bucket's run (snap.h) may lie in any
+ * order, and the builder packs them: with r bytes left in the current
+ * line, it places the first of the pooled records (oldest first) whose
+ * head fits in r and that fills the line (the record reaches the line's
+ * end or spills into the next line), or else the first whose head fits
+ * and after which another pooled record would fill the rest of the line, or
+ * else the longest whose head fits; it pads to the next line only when no
+ * head of the pool fits.  Heads longer than a line start at a line.  The
+ * pool holds the records of two runs, the oldest unfinished one and the
+ * next (layout_runs()), so runs interleave a little: with only the 4.2
+ * records of an average run to choose from, packing cost 12.0 bytes of
+ * padding per entry on the benchmark's 1.1M entries, with two runs 10.5
+ * (9.5 for the 8 next records in key order, before runs).
+ * Everything depends on the entries alone, so equal entries give an
+ * equal blob.  The records of links (those a run could not reach) are
+ * packed the same way after the last run, from a window of PACK_W of them
+ * in key order.
  */
 #ifndef PACK_W
 #define PACK_W    8
 #endif
 #define PACK_WAIT (4 * PACK_W)
+#define POOL_CAP  40            /* two runs: 2 * HC_BUCKET_SLOTS */
+_Static_assert(PACK_W <= POOL_CAP && 2 * HC_BUCKET_SLOTS <= POOL_CAP,
+    "the pool holds a window and two runs");
 
 /*
- * The pool, in key order: record index, record bytes (8-aligned), and
- * for the line arithmetic, one byte per record: the head (at most a line)
- * and the record bytes capped at 127, compared for all records at once
- * (SWAR on 64-bit words: every byte is below 128, so a byte-wise
- * subtraction never borrows from its neighbour).  Empty places hold head
- * 127 and length 0, which never fit.
+ * The pool: record index, record bytes (8-aligned), and for the line
+ * arithmetic, one byte per record: the head (at most a line) and the
+ * record bytes capped at 127, compared for all records at once (SWAR on
+ * 64-bit words: every byte is below 128, so a byte-wise subtraction never
+ * borrows from its neighbour).  Empty places hold head 127 and length 0,
+ * which never fit.
  */
-#define POOL_WORDS (PACK_W / 8)
-_Static_assert(PACK_W % 8 == 0, "the pool is whole 64-bit words");
+#define POOL_WORDS (POOL_CAP / 8)
+_Static_assert(POOL_CAP % 8 == 0, "the pool is whole 64-bit words");
 
 struct pool {
-	union { uint8_t b[PACK_W]; uint64_t w[POOL_WORDS]; } h, lc;
-	uint32_t idx[PACK_W];
-	uint64_t len[PACK_W];
+	union { uint8_t b[POOL_CAP]; uint64_t w[POOL_WORDS]; } h, lc;
+	uint32_t idx[POOL_CAP];
+	uint64_t len[POOL_CAP];
+	uint8_t run[POOL_CAP];  /* runs: which of the open two */
+	uint8_t slot[POOL_CAP]; /* runs: the slot naming the record */
 	unsigned n;
 	/* cnt[q]: pooled records that would fill a line with 8q bytes left
 	 * (head <= 8q <= len), q = 1..7. */
@@ -451,6 +456,15 @@ swar_first(const uint64_t *m)
 }
 
 static void
+pool_init(struct pool *p)
+{
+	p->n = 0;
+	memset(p->cnt, 0, sizeof(p->cnt));
+	memset(p->h.b, 127, sizeof(p->h.b));
+	memset(p->lc.b, 0, sizeof(p->lc.b));
+}
+
+static void
 pool_count(struct pool *p, unsigned j, unsigned d)
 {
 	for (unsigned r = (p->h.b[j] + 7u) & ~7u; r < HC_LINE &&
@@ -458,15 +472,24 @@ pool_count(struct pool *p, unsigned j, unsigned d)
 		p->cnt[r / 8] += d;
 }
 
+/* The head a lookup reads of e's record, and the record's bytes. */
 static void
-pool_add(struct pool *p, const struct bent *e, uint32_t i)
+rec_size(const struct bent *e, uint32_t *head, uint64_t *len)
 {
-	unsigned tb = rec_tbyte(e), j = p->n++;
-	uint64_t head = hc_rec_keyoff(tb) + e->klen;
-	uint64_t len = align_up(hc_rec_len(tb, e->klen, e->vlen), 8);
+	unsigned tb = rec_tbyte(e);
+	uint64_t h = hc_rec_keyoff(tb) + e->klen;
+
+	*head = (uint32_t)(h > HC_LINE ? HC_LINE : h);
+	*len = align_up(hc_rec_len(tb, e->klen, e->vlen), 8);
+}
+
+static void
+pool_add(struct pool *p, uint32_t head, uint64_t len, uint32_t i)
+{
+	unsigned j = p->n++;
 
 	p->idx[j] = i;
-	p->h.b[j] = (uint8_t)(head > HC_LINE ? HC_LINE : head);
+	p->h.b[j] = (uint8_t)head;
 	p->len[j] = len;
 	p->lc.b[j] = (uint8_t)(len > 127 ? 127 : len);
 	pool_count(p, j, 1);
@@ -478,10 +501,14 @@ pool_del(struct pool *p, unsigned j)
 	unsigned n = --p->n;
 
 	pool_count(p, j, (unsigned)-1);
-	memmove(&p->h.b[j], &p->h.b[j + 1], n - j);
-	memmove(&p->lc.b[j], &p->lc.b[j + 1], n - j);
-	memmove(&p->idx[j], &p->idx[j + 1], (n - j) * sizeof(p->idx[0]));
-	memmove(&p->len[j], &p->len[j + 1], (n - j) * sizeof(p->len[0]));
+	for (unsigned k = j; k < n; k++) {
+		p->h.b[k] = p->h.b[k + 1];
+		p->lc.b[k] = p->lc.b[k + 1];
+		p->idx[k] = p->idx[k + 1];
+		p->len[k] = p->len[k + 1];
+		p->run[k] = p->run[k + 1];
+		p->slot[k] = p->slot[k + 1];
+	}
 	p->h.b[n] = 127;
 	p->lc.b[n] = 0;
 }
@@ -497,9 +524,12 @@ static int
 pool_pick(const struct pool *p, unsigned r)
 {
 	uint64_t fit[POOL_WORDS], m[POOL_WORDS], any = 0;
+	unsigned nw = (p->n + 7) / 8;   /* the words in use; the rest empty */
 	int j;
 
-	for (unsigned k = 0; k < POOL_WORDS; k++) {
+	for (unsigned k = nw; k < POOL_WORDS; k++)
+		fit[k] = m[k] = 0;
+	for (unsigned k = 0; k < nw; k++) {
 		fit[k] = swar_le(p->h.w[k], r);
 		m[k] = fit[k] & swar_ge(p->lc.w[k], r);
 		any |= fit[k];
@@ -514,7 +544,7 @@ pool_pick(const struct pool *p, unsigned r)
 	for (unsigned q = 1; 8 * q < r; q++) {
 		if (p->cnt[q] == 0)
 			continue;
-		for (unsigned k = 0; k < POOL_WORDS; k++) {
+		for (unsigned k = 0; k < nw; k++) {
 			uint64_t c = fit[k] & swar_eq(p->lc.w[k], r - 8 * q);
 			/* The only record filling 8q cannot follow itself. */
 			if (p->cnt[q] == 1)
@@ -527,7 +557,7 @@ pool_pick(const struct pool *p, unsigned r)
 	if (any != 0)
 		return swar_first(m);
 	for (unsigned v = r - 8; v >= 8; v -= 8) {
-		for (unsigned k = 0; k < POOL_WORDS; k++)
+		for (unsigned k = 0; k < nw; k++)
 			m[k] = fit[k] & swar_eq(p->lc.w[k], v);
 		if ((j = swar_first(m)) >= 0)
 			return j;
@@ -535,25 +565,344 @@ pool_pick(const struct pool *p, unsigned r)
 	return -1;
 }
 
-/* Lay out the n records of b (key order sk) from off: offs[i] is record
- * i's offset, seq[k] the record k-th in the blob.  Returns the end. */
+/*
+ * The index and the runs.  The builder hashes every key (in key order),
+ * groups the keys by home bucket (a counting sort), and then, bucket by
+ * bucket: every key whose preferred slot is free takes it, the others the
+ * lowest free slots; keys beyond 20 are carried on to the following
+ * buckets, which take them after their own keys (the few left after the
+ * last bucket go round to the first ones with room).  Then each bucket
+ * picks its tags: bits 48-63 of the hash, or bits 32-47 if fewer of its
+ * keys would then meet another key's record before their own (see
+ * lookup_ok()).  Finally the runs are laid out, in bucket order.
+ */
+struct gkey {
+	uint64_t hv;
+	uint32_t i;             /* key order */
+	uint32_t ent;           /* b->ents[] */
+	uint32_t head;          /* rec_size() */
+	uint32_t len;
+};
+
+/* Would a lookup of the key in slot j of a bucket whose slot keys have
+ * tags tag[] (0: empty) and whose key in slot j prefers slot p read no
+ * record but its own?  (The fast path reads slot p's if the tag matches;
+ * the probe then reads every matching slot's in slot order.) */
+static int
+lookup_ok(const uint16_t *tag, unsigned j, unsigned p)
+{
+	if (p != j && tag[p] == tag[j])
+		return 0;
+	for (unsigned i = 0; i < j; i++)
+		if (i != p && tag[i] == tag[j])
+			return 0;
+	return 1;
+}
+
+struct layout {
+	uint32_t *who;          /* nbuckets * 20: gkey index + 1, 0 empty */
+	struct gkey *g;
+	uint32_t *offs;         /* key order: record offset */
+	uint32_t *seq;          /* blob order: index into g[] */
+	size_t nseq;
+	uint32_t *far;          /* g[] indexes of linked records */
+	uint32_t *linkat;       /* where far[k]'s link is */
+	size_t nfar;
+	size_t spilled, unsure; /* statistics for the tests and bench */
+};
+
+
+/* Assign slots: lay.who[] for every bucket.  -ENOMEM. */
+static int
+assign_slots(struct layout *lay, uint64_t nbuckets, const uint32_t *first)
+{
+	uint32_t *carry = NULL;
+	size_t ncarry = 0, cap = 0, head = 0;
+
+	for (uint64_t bi = 0; bi < nbuckets * 2; bi++) {
+		uint64_t b = bi & (nbuckets - 1);
+		uint32_t *w = &lay->who[b * HC_BUCKET_SLOTS];
+		uint32_t lo = bi < nbuckets ? first[b] : 0;
+		uint32_t hi = bi < nbuckets ? first[b + 1] : 0;
+		unsigned k = 0;
+
+		if (bi >= nbuckets && head == ncarry)
+			break;
+		/* Own keys: preferred slots, then the lowest free. */
+		for (uint32_t x = lo; x < hi; x++) {
+			unsigned p = hc_pref_slot(lay->g[x].hv);
+			if (w[p] == 0)
+				w[p] = x + 1;
+		}
+		for (uint32_t x = lo; x < hi; x++) {
+			unsigned p = hc_pref_slot(lay->g[x].hv);
+			if (w[p] == x + 1)
+				continue;
+			while (k < HC_BUCKET_SLOTS && w[k] != 0)
+				k++;
+			if (k < HC_BUCKET_SLOTS) {
+				w[k] = x + 1;
+				continue;
+			}
+			if (ncarry == cap) {
+				size_t c = cap ? cap * 2 : 64;
+				uint32_t *v = realloc(carry, c * sizeof(*v));
+				if (v == NULL) {
+					free(carry);
+					return -ENOMEM;
+				}
+				carry = v;
+				cap = c;
+			}
+			carry[ncarry++] = x;
+			lay->spilled++;
+		}
+		/* Then keys carried from full buckets before this one. */
+		while (head < ncarry) {
+			while (k < HC_BUCKET_SLOTS && w[k] != 0)
+				k++;
+			if (k == HC_BUCKET_SLOTS)
+				break;
+			w[k] = carry[head++] + 1;
+		}
+	}
+	free(carry);
+	return 0;
+}
+
+/* Choose bucket b's tags: 0 or HC_BASE_ALT, and fill tag[]. */
+static uint32_t
+choose_tags(const struct layout *lay, uint64_t b, uint64_t bmask,
+    uint16_t *tag, size_t *unsure)
+{
+	const uint32_t *w = &lay->who[b * HC_BUCKET_SLOTS];
+	unsigned bad[2] = { 0, 0 };
+	uint16_t t[2][HC_BUCKET_SLOTS];
+
+	for (unsigned alt = 0; alt < 2; alt++) {
+		unsigned dup = 0;
+
+		for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+			t[alt][i] = w[i] ? hc_tag_of(lay->g[w[i] - 1].hv,
+			    (int)alt) : 0;
+			for (unsigned k = 0; k < i && t[alt][i] != 0; k++)
+				dup |= t[alt][k] == t[alt][i];
+		}
+		/* No tag twice: every lookup meets its own key first. */
+		if (!dup)
+			break;
+		for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+			uint64_t hv;
+			if (w[i] == 0)
+				continue;
+			hv = lay->g[w[i] - 1].hv;
+			/* A key carried here costs a bucket more anyway. */
+			if ((hv & bmask) == b &&
+			    !lookup_ok(t[alt], i, hc_pref_slot(hv)))
+				bad[alt]++;
+		}
+		if (bad[0] == 0)
+			break;
+	}
+	{
+		unsigned alt = bad[0] > 0 && bad[1] < bad[0];
+		memcpy(tag, t[alt], sizeof(t[alt]));
+		*unsure += bad[alt];
+		return alt ? HC_BASE_ALT : 0;
+	}
+}
+
+/*
+ * Lay out the runs, bucket by bucket, from *off.  The records of two
+ * runs are packed together (see above: with only the four records of an
+ * average run to choose from, lines are filled worse), and every record
+ * must start within 8 * HC_REL_MAX bytes of its run's first.  What keeps
+ * that true: whenever a run is open (its first record placed), off + 8 *
+ * R <= its start + reach, R being the records the open runs have still to
+ * place; so an 8-byte link for any of them always fits, and a record, or
+ * padding, is placed only if the same still holds after it.  A record
+ * that cannot be placed becomes a link, and its record joins lay->far.
+ * Fills each bucket's base and rel[].
+ */
+struct run {
+	uint64_t b, base;
+	unsigned rem, set;
+};
+
+/* Would len bytes at `at` for open run z (or opening it) keep every open
+ * run's reach, and start within z's? */
+static int
+runs_fit(const struct run *o, unsigned no, uint64_t at, uint64_t len,
+    unsigned z, uint64_t reach)
+{
+	uint64_t r = 0;
+
+	for (unsigned i = 0; i < no; i++)
+		if (o[i].set || i == z)
+			r += o[i].rem;
+	r--;
+	for (unsigned i = 0; i < no; i++) {
+		uint64_t base = o[i].set ? o[i].base : at;
+		if (!o[i].set && i != z)
+			continue;
+		if (i == z && at > base + 8 * (uint64_t)HC_REL_MAX)
+			return 0;
+		if (r > 0 && at + len + 8 * r > base + reach)
+			return 0;
+	}
+	return 1;
+}
+
+/* Add bucket b's records to the pool as run `ri`. */
+static void
+run_open(struct layout *lay, struct pool *p, struct run *o, unsigned ri,
+    uint64_t b)
+{
+	const uint32_t *w = &lay->who[b * HC_BUCKET_SLOTS];
+
+	o[ri].b = b;
+	o[ri].base = 0;
+	o[ri].rem = 0;
+	o[ri].set = 0;
+	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
+		const struct gkey *gk;
+		if (w[i] == 0)
+			continue;
+		gk = &lay->g[w[i] - 1];
+		/* (Written when the record is placed, a few records on.) */
+		__builtin_prefetch(&lay->offs[gk->i], 1);
+		p->run[p->n] = (uint8_t)ri;
+		p->slot[p->n] = (uint8_t)i;
+		pool_add(p, gk->head, gk->len, w[i] - 1);
+		o[ri].rem++;
+	}
+}
+
+static void
+layout_runs(struct layout *lay, struct hc_bucket *index, uint64_t nbuckets,
+    uint64_t *offp)
+{
+	const uint64_t reach = 8 * (uint64_t)HC_REL_MAX + 8;
+	uint64_t off = *offp, next = 0;
+	struct run o[2];
+	unsigned no = 0;
+	struct pool p;
+
+	pool_init(&p);
+	for (;;) {
+		unsigned r, z, anyopen = 0;
+		uint64_t at;
+		int pick, link = 0;
+
+		/* Retire finished runs (the first, or the second), and keep
+		 * two runs in the pool while buckets remain. */
+		for (unsigned i = 0; i < no;) {
+			if (o[i].rem != 0) {
+				i++;
+				continue;
+			}
+			index[o[i].b].base |= (uint32_t)o[i].base;
+			if (i == 0 && no == 2) {
+				o[0] = o[1];
+				for (unsigned k = 0; k < p.n; k++)
+					p.run[k] = 0;
+			}
+			no--;
+		}
+		while (no < 2 && next < nbuckets)
+			run_open(lay, &p, o, no++, next++);
+		if (p.n == 0) {
+			if (no == 0 && next >= nbuckets)
+				break;
+			continue;
+		}
+		for (unsigned i = 0; i < no; i++)
+			anyopen |= o[i].set;
+		r = HC_LINE - (unsigned)(off % HC_LINE);
+		pick = pool_pick(&p, r);
+		if (pick < 0 || !runs_fit(o, no, off, p.len[pick],
+		    p.run[pick], reach)) {
+			/* The packer's choice starves a run: the oldest
+			 * record whose head fits and that keeps every run's
+			 * reach; else padding; else a link. */
+			pick = -1;
+			for (unsigned k = 0; k < p.n && pick < 0; k++)
+				if (p.h.b[k] <= r && runs_fit(o, no, off,
+				    p.len[k], p.run[k], reach))
+					pick = (int)k;
+		}
+		if (pick < 0) {
+			int padok = r < HC_LINE;
+
+			at = align_up(off, HC_LINE);
+			for (unsigned i = 0; i < no && padok; i++) {
+				uint64_t rr = 0;
+				for (unsigned k = 0; k < no; k++)
+					if (o[k].set)
+						rr += o[k].rem;
+				if (o[i].set && at + 8 * rr > o[i].base + reach)
+					padok = 0;
+			}
+			if (padok) {
+				off = at;
+				continue;
+			}
+			/* A link for the oldest record of an open run (or of
+			 * any run when none is open). */
+			for (unsigned k = 0; k < p.n && pick < 0; k++)
+				if (!anyopen || o[p.run[k]].set)
+					pick = (int)k;
+			link = 1;
+		}
+		z = p.run[pick];
+		if (!o[z].set) {
+			o[z].base = off;
+			o[z].set = 1;
+		}
+		{
+			unsigned j = (unsigned)pick;
+			struct hc_bucket *bk = &index[o[z].b];
+			const struct gkey *gk = &lay->g[p.idx[j]];
+
+			bk->rel[p.slot[j]] = (uint8_t)((off - o[z].base) / 8);
+			if (!link) {
+				lay->offs[gk->i] = (uint32_t)off;
+				lay->seq[lay->nseq++] = p.idx[j];
+				off += p.len[j];
+			} else {
+				lay->linkat[lay->nfar] = (uint32_t)off;
+				lay->far[lay->nfar++] = p.idx[j];
+				off += 8;
+			}
+			o[z].rem--;
+			pool_del(&p, j);
+		}
+	}
+	*offp = off;
+}
+
+/* Lay out the records of links (key indexes far[0..n), in key order) from
+ * off, packed from a window of PACK_W.  Returns the end. */
 static uint64_t
-layout_records(const struct hc_builder *b, const struct sortkey *sk,
-    uint64_t off, uint32_t *offs, uint32_t *seq)
+layout_far(struct layout *lay, const struct hc_builder *b,
+    const struct sortkey *sk, uint64_t off)
 {
 	struct pool p;
-	size_t next = 0, k = 0, n = b->n;
+	size_t next = 0, n = lay->nfar;
 
-	memset(&p, 0, sizeof(p));
-	memset(p.h.b, 127, sizeof(p.h.b));
-	while (p.n < PACK_W && next < n) {
-		pool_add(&p, &b->ents[sk[next].idx], (uint32_t)next);
-		next++;
-	}
-	while (p.n > 0) {
+	pool_init(&p);
+	while (p.n > 0 || next < n) {
 		unsigned r = HC_LINE - (unsigned)(off % HC_LINE);
 		int pick;
 
+		while (p.n < PACK_W && next < n) {
+			uint32_t head;
+			uint64_t len;
+			rec_size(&b->ents[lay->g[lay->far[next]].ent], &head,
+			    &len);
+			pool_add(&p, head, len, (uint32_t)next);
+			next++;
+		}
 		if (next - p.idx[0] > PACK_WAIT) {
 			pick = 0;
 			if (p.h.b[0] > r)
@@ -562,122 +911,27 @@ layout_records(const struct hc_builder *b, const struct sortkey *sk,
 			off = align_up(off, HC_LINE);
 			continue;
 		}
-		offs[p.idx[pick]] = (uint32_t)off;
-		seq[k++] = p.idx[pick];
+		lay->offs[lay->g[lay->far[p.idx[pick]]].i] = (uint32_t)off;
+		lay->seq[lay->nseq++] = lay->far[p.idx[pick]];
 		off += p.len[pick];
 		pool_del(&p, (unsigned)pick);
-		if (next < n) {
-			pool_add(&p, &b->ents[sk[next].idx], (uint32_t)next);
-			next++;
-		}
 	}
 	return off;
 }
 
-/*
- * Fill the index (see snap.h), in three passes.  First every key whose
- * preferred slot in its home bucket is free takes it, in key order; then
- * the others take any free slot of their home bucket; the keys that found
- * their home bucket full are placed last, each in the first following
- * bucket with room (its preferred slot there if free).  So a key is out of
- * its home bucket only if more than 8 keys share that bucket, every bucket
- * a probe passes on the way to a key is full, and as many keys as can be
- * are in their preferred slot.  The first pass hashes the records front to
- * back and prefetches each key's bucket a few keys ahead.
- */
-#define PREFETCH 16
-
-struct spill {
-	uint64_t hv;
-	uint32_t off;
-};
-
-/* Put (hv, off) into slot k of bk. */
-static void
-slot_put(struct hc_bucket *bk, unsigned k, uint64_t hv, uint32_t off)
+/* The seed: from every key's first 8 bytes, in key order, and the
+ * count, so that equal entries give an equal blob and a different key
+ * set a different seed. */
+static uint64_t
+keys_seed(const struct hc_builder *b, const struct sortkey *sk)
 {
-	bk->tag[k] = hc_tag(hv);
-	bk->off[k] = off;
-}
+	uint64_t acc[2] = { UINT64_C(0x9e3779b97f4a7c15), b->n };
 
-/* Put (hv, off) into its preferred slot of bk if free, else into the first
- * free one; 0 if bk is full. */
-static int
-bucket_put(struct hc_bucket *bk, uint64_t hv, uint32_t off)
-{
-	unsigned k = hc_pref_slot(hc_tag(hv));
-
-	if (bk->off[k] != 0) {
-		for (k = 0; k < HC_BUCKET_SLOTS && bk->off[k] != 0; k++)
-			;
-		if (k == HC_BUCKET_SLOTS)
-			return 0;
+	for (size_t i = 0; i < b->n; i++) {
+		acc[0] = (acc[0] ^ sk[i].prefix) * UINT64_C(0xff51afd7ed558ccd);
+		acc[0] ^= acc[0] >> 29;
 	}
-	slot_put(bk, k, hv, off);
-	return 1;
-}
-
-static int
-fill_index(unsigned char *blob, struct hc_bucket *index, uint64_t bmask,
-    const uint32_t *order, size_t n, uint64_t seed)
-{
-	uint64_t hvs[PREFETCH];
-	struct spill *later = NULL;
-	size_t nlater = 0, cap = 0, nspill = 0;
-
-	for (size_t i = 0; i < n + PREFETCH; i++) {
-		/* Place key i - PREFETCH, whose bucket was prefetched... */
-		if (i >= PREFETCH) {
-			size_t j = i - PREFETCH;
-			uint64_t hv = hvs[j % PREFETCH];
-			struct hc_bucket *bk = &index[hv & bmask];
-			unsigned k = hc_pref_slot(hc_tag(hv));
-
-			if (bk->off[k] == 0) {
-				slot_put(bk, k, hv, order[j]);
-			} else {
-				if (nlater == cap) {
-					size_t c = cap ? cap * 2 : 1024;
-					struct spill *v = realloc(later,
-					    c * sizeof(*v));
-					if (v == NULL) {
-						free(later);
-						return -ENOMEM;
-					}
-					later = v;
-					cap = c;
-				}
-				later[nlater++] = (struct spill){ hv, order[j] };
-			}
-		}
-		/* ...then hash key i and prefetch its bucket. */
-		if (i < n) {
-			const struct hc_rec *r = (const void *)(blob + order[i]);
-			uint64_t hv = hc_key_hash(hc_rec_key(r), hc_rec_klen(r),
-			    seed);
-			hvs[i % PREFETCH] = hv;
-			__builtin_prefetch(&index[hv & bmask], 1);
-		}
-	}
-	/* The rest of the home buckets; what does not fit is kept, in
-	 * order, at the front of the same array. */
-	for (size_t j = 0; j < nlater; j++) {
-		if (j + PREFETCH < nlater)
-			__builtin_prefetch(&index[later[j + PREFETCH].hv & bmask],
-			    1);
-		if (!bucket_put(&index[later[j].hv & bmask], later[j].hv,
-		    later[j].off))
-			later[nspill++] = later[j];
-	}
-	for (size_t j = 0; j < nspill; j++) {
-		uint64_t b = later[j].hv & bmask;
-
-		do
-			b = (b + 1) & bmask;
-		while (!bucket_put(&index[b], later[j].hv, later[j].off));
-	}
-	free(later);
-	return 0;
+	return XXH3_64bits(acc, sizeof(acc));
 }
 
 int
@@ -685,16 +939,19 @@ hc_builder_finish(struct hc_builder *b, int64_t time_ns, void **blobp,
     size_t *sizep, char **dupkey)
 {
 	struct sortkey *sk = NULL;
-	uint32_t *offs = NULL, *seq;
+	struct layout lay;
+	uint32_t *first = NULL;
 	unsigned char *blob = NULL;
 	uint64_t off, off_index, off_order, off_records, off_sources, size;
-	uint64_t nslots, nbuckets;
+	uint64_t nbuckets, seed;
 	uint32_t log2 = 0;
 	size_t breaks = 0, ties = 0;
 	struct hc_snap_hdr *h;
+	struct hc_bucket *index = NULL;
 	uint32_t *order;
 	int rc = -ENOMEM;
 
+	memset(&lay, 0, sizeof(lay));
 	*blobp = NULL;
 	*sizep = 0;
 	if (dupkey)
@@ -759,29 +1016,89 @@ hc_builder_finish(struct hc_builder *b, int64_t time_ns, void **blobp,
 	}
 sorted:
 
-	/* Index: a power of two of 8-slot buckets, with at least 4/3 as
-	 * many slots as keys, so the load stays at or under 0.75 and some
+	/* Index: a power of two of 20-slot buckets, with at least one
+	 * bucket per 6 keys, so the load stays at or under 0.3 and some
 	 * bucket always has room. */
 	nbuckets = 1;
-	while (nbuckets * HC_BUCKET_SLOTS * 3 < (uint64_t)b->n * 4 + 4)
+	while (nbuckets * 6 < (uint64_t)b->n + 1)
 		nbuckets <<= 1;
 	while ((UINT64_C(1) << log2) < nbuckets)
 		log2++;
-	nslots = nbuckets * HC_BUCKET_SLOTS;
-	if (log2 > HC_BUCKETS_LOG2_MAX || b->n >= nslots) {
+	if (log2 > HC_BUCKETS_LOG2_MAX) {
 		rc = -E2BIG;
 		goto out;
 	}
+	seed = keys_seed(b, sk);
+
+	/* Hash the keys in key order and group them by home bucket. */
+	{
+		size_t n = b->n;
+		uint64_t *hv = malloc((n ? n : 1) * sizeof(*hv));
+		int big = 0;
+
+		first = calloc(nbuckets + 1, sizeof(*first));
+		lay.g = malloc((n ? n : 1) * sizeof(*lay.g));
+		if (hv == NULL || first == NULL || lay.g == NULL) {
+			free(hv);
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++) {
+			const struct bent *e = &b->ents[sk[i].idx];
+			hv[i] = hc_key_hash(e->key, e->klen, seed);
+			first[(hv[i] & (nbuckets - 1)) + 1]++;
+		}
+		for (uint64_t k = 0; k < nbuckets; k++)
+			first[k + 1] += first[k];
+		for (size_t i = 0; i < n; i++) {
+			uint64_t k = hv[i] & (nbuckets - 1);
+			struct gkey *gk = &lay.g[first[k]++];
+
+			if (i + 16 < n)
+				__builtin_prefetch(&lay.g[first[hv[i + 16] &
+				    (nbuckets - 1)]], 1);
+			uint64_t len;
+			gk->hv = hv[i];
+			gk->i = (uint32_t)i;
+			gk->ent = sk[i].idx;
+			rec_size(&b->ents[sk[i].idx], &gk->head, &len);
+			big |= len > UINT32_MAX;
+			gk->len = (uint32_t)len;
+		}
+		/* first[k] is now where bucket k + 1 starts. */
+		memmove(first + 1, first, nbuckets * sizeof(*first));
+		first[0] = 0;
+		free(hv);
+		if (big) {
+			rc = -E2BIG;
+			goto out;
+		}
+	}
+	lay.who = calloc(nbuckets * HC_BUCKET_SLOTS, sizeof(*lay.who));
+	lay.offs = malloc((b->n ? b->n : 1) * sizeof(*lay.offs));
+	/* (far[] and linkat[] are rarely used: their pages are never
+	 * touched then.) */
+	lay.seq = malloc((b->n ? b->n : 1) * sizeof(*lay.seq));
+	lay.far = malloc((b->n ? b->n : 1) * sizeof(*lay.far));
+	lay.linkat = malloc((b->n ? b->n : 1) * sizeof(*lay.linkat));
+	index = calloc(nbuckets, sizeof(*index));
+	if (lay.who == NULL || lay.offs == NULL || lay.seq == NULL ||
+	    lay.far == NULL || lay.linkat == NULL || index == NULL)
+		goto out;
+	if ((rc = assign_slots(&lay, nbuckets, first)) != 0)
+		goto out;
+	rc = -ENOMEM;
 
 	off_index = align_up(sizeof(struct hc_snap_hdr), HC_LINE);
 	off = off_index + nbuckets * sizeof(struct hc_bucket);
 	off_order = off;
 	off += (uint64_t)b->n * sizeof(uint32_t);
 	off_records = align_up(off, HC_LINE);
-	if ((offs = malloc((b->n ? b->n : 1) * 2 * sizeof(*offs))) == NULL)
-		goto out;
-	seq = offs + b->n;
-	off = layout_records(b, sk, off_records, offs, seq);
+	off = off_records;
+	for (uint64_t k = 0; k < nbuckets; k++)
+		index[k].base = choose_tags(&lay, k, nbuckets - 1, index[k].tag,
+		    &lay.unsure);
+	layout_runs(&lay, index, nbuckets, &off);
+	off = layout_far(&lay, b, sk, align_up(off, 8));
 	off_sources = align_up(off, 8);
 	off = off_sources + (uint64_t)b->nsrcs * sizeof(uint32_t);
 	for (unsigned i = 0; i < b->nsrcs; i++)
@@ -796,16 +1113,23 @@ sorted:
 		goto out;
 	h = (struct hc_snap_hdr *)blob;
 	order = (uint32_t *)(blob + off_order);
+	memcpy(blob + off_index, index, nbuckets * sizeof(*index));
 
-	/* The records in the order they sit in the blob (front to back),
-	 * the order array in key order. */
+	/* The records, in key order: the entries and their keys and texts
+	 * are then read front to back (in the order they were added, when
+	 * that was key order), and the writes, scattered over the record
+	 * area, are fetched ahead; then the links, then the order array. */
 	for (size_t k = 0; k < b->n; k++) {
-		const struct bent *e = &b->ents[sk[seq[k]].idx];
-		unsigned tb = rec_tbyte(e);
+		const struct bent *e;
+		unsigned tb;
 		struct hc_rec *r;
 		unsigned char *p;
 
-		r = (struct hc_rec *)(blob + offs[seq[k]]);
+		if (k + 16 < b->n)
+			__builtin_prefetch(blob + lay.offs[k + 16], 1);
+		e = &b->ents[sk[k].idx];
+		tb = rec_tbyte(e);
+		r = (struct hc_rec *)(blob + lay.offs[k]);
 		r->vlen = hc_type_is_container(e->type) ? e->count : e->vlen;
 		r->type = (uint8_t)tb;
 		if (tb & HC_REC_EXT) {
@@ -825,7 +1149,12 @@ sorted:
 		p += e->klen + 1;
 		memcpy(p, e->text, e->vlen);
 	}
-	memcpy(order, offs, b->n * sizeof(*order));
+	for (size_t k = 0; k < lay.nfar; k++) {
+		struct hc_rec *r = (struct hc_rec *)(blob + lay.linkat[k]);
+		r->type = HC_REC_LINK;
+		r->vlen = lay.offs[lay.g[lay.far[k]].i];
+	}
+	memcpy(order, lay.offs, b->n * sizeof(*order));
 	{
 		uint32_t *srcoff = (uint32_t *)(blob + off_sources);
 		uint64_t so = off_sources + (uint64_t)b->nsrcs * sizeof(uint32_t);
@@ -849,14 +1178,8 @@ sorted:
 	h->off_records = (uint32_t)off_records;
 	h->off_sources = (uint32_t)off_sources;
 	h->nsources = b->nsrcs;
+	h->seed = seed;
 	h->content_hash = hc_blob_content(blob, size);
-	/* The seed follows from the content, so equal content gives an
-	 * equal blob, and nobody can pick keys against a fixed seed. */
-	h->seed = h->content_hash ^ UINT64_C(0x9e3779b97f4a7c15);
-
-	if ((rc = fill_index(blob, (struct hc_bucket *)(blob + off_index),
-	    nbuckets - 1, order, b->n, h->seed)) != 0)
-		goto out;
 	h->checksum = hc_blob_checksum(blob, size);
 
 	*blobp = blob;
@@ -865,7 +1188,14 @@ sorted:
 	rc = 0;
 out:
 	free(sk);
-	free(offs);
+	free(first);
+	free(index);
+	free(lay.who);
+	free(lay.g);
+	free(lay.offs);
+	free(lay.seq);
+	free(lay.far);
+	free(lay.linkat);
 	free(blob);
 	builder_reset(b);
 	return rc;

@@ -6,11 +6,12 @@
  * distrusts the blob: after it, every offset the lookups follow is known to
  * be in bounds, every key and text is NUL-terminated inside the blob, the
  * keys are strictly sorted, every used index slot names a distinct good
- * record, and some bucket of the index has an empty slot (so a probe
+ * record (directly or through a link), and some bucket of the index has an empty slot (so a probe
  * ends).  A hostile blob that keeps the checksum right can still lie about
  * its values, but it cannot make a reader touch memory outside the mapping.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,8 +120,8 @@ hc_snap_validate(const void *blob, size_t size, struct hotcfg_snap *v)
 		return HOTCFG_ECORRUPT;
 	if (h->magic != HC_SNAP_MAGIC)
 		return HOTCFG_ECORRUPT;
-	/* Format 1 (8-byte slots, 16-byte record headers) was published
-	 * by hotcfgd before format 2; 0 was never a version. */
+	/* Formats 1 and 2 were published by hotcfgd before format 3; 0
+	 * was never a version. */
 	if (h->version != HC_SNAP_VERSION)
 		return h->version != 0 ? HOTCFG_EVERSION : HOTCFG_ECORRUPT;
 	if (h->hdr_size != sizeof(*h) || h->size != size || size % 8 != 0 ||
@@ -148,19 +149,16 @@ hc_snap_validate(const void *blob, size_t size, struct hotcfg_snap *v)
 	srcoff = (const uint32_t *)(const void *)(base + h->off_sources);
 
 	/*
-	 * Records are checked once, in key order, which is nearly the order
-	 * the builder lays them out in (records stray at most a few dozen
-	 * from it, see build.c), so this pass reads the record area almost
-	 * front to back.  Nothing here depends on where records lie, nor
-	 * proves that they do not overlap (it never did: an overlap could
-	 * only make one record's bytes lie about another's, which a hostile
-	 * blob can do anyway).  Each good record's start is marked in a bitmap
-	 * (one bit per 8 bytes of record area), and a slot is then accepted
-	 * only if it points at a marked start, whose mark it clears: a check
-	 * in a small bitmap instead of a second rec_ok() at a random place
-	 * in the blob (at 1M keys that random pass was most of the cost of
-	 * validation), and one that also refuses two slots naming the same
-	 * record.  Without memory for the bitmap, every slot's record is
+	 * Records are checked once, in key order (the order array).  Nothing
+	 * here depends on where records lie, nor proves that they do not
+	 * overlap (it never did: an overlap could only make one record's
+	 * bytes lie about another's, which a hostile blob can do anyway).
+	 * Each good record's start is marked in a bitmap (one bit per 8 bytes
+	 * of record area), and a slot is then accepted only if it names a
+	 * marked start, directly or through a link, whose mark it clears: a
+	 * check in a small bitmap instead of a second rec_ok() at a random
+	 * place in the blob, and one that also refuses two slots naming the
+	 * same record.  Without memory for the bitmap, every slot's record is
 	 * checked in place, as strictly as before.
 	 */
 	/* One bit per 8 bytes of the record area, rounded up: the area may
@@ -187,29 +185,42 @@ hc_snap_validate(const void *blob, size_t size, struct hotcfg_snap *v)
 		}
 	}
 	/*
-	 * The index: a used slot has a non-zero tag and names a good record
-	 * that no other slot names, an empty slot is all zero, and some
-	 * bucket has an empty slot, so that every probe ends.
+	 * The index: a bucket's base is 8-aligned but for HC_BASE_ALT and
+	 * inside the record area; a used slot has a non-zero tag and names
+	 * (at base + 8 * rel) a good record, or a link to one, that no other
+	 * slot names; an empty slot is all zero; and some bucket has an
+	 * empty slot, so that every probe ends.
 	 */
 	for (uint64_t k = 0; k < nbuckets; k++) {
 		const struct hc_bucket *b = &index[k];
+		uint64_t run = b->base & HC_BASE_MASK;
 		unsigned empty = 0;
 
+		if ((b->base & ~(HC_BASE_MASK | HC_BASE_ALT)) != 0)
+			goto corrupt;
 		for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
-			uint32_t off = b->off[i];
+			uint64_t off = run + 8 * (uint64_t)b->rel[i];
 
-			if (off == 0) {
-				if (b->tag[i] != 0)
+			if (b->tag[i] == 0) {
+				if (b->rel[i] != 0)
 					goto corrupt;
 				empty = 1;
 				continue;
 			}
-			if (b->tag[i] == 0)
-				goto corrupt;
 			used++;
+			if (off < h->off_records ||
+			    off + sizeof(struct hc_rec) > h->off_sources)
+				goto corrupt;
+			if (base[off + offsetof(struct hc_rec, type)] ==
+			    HC_REC_LINK) {
+				const struct hc_rec *l = (const void *)(base + off);
+				if (l->klen != 0 || l->source != 0)
+					goto corrupt;
+				off = l->vlen;
+			}
 			if (seen) {
-				uint64_t bit = (uint64_t)(off - h->off_records) / 8;
-				if (off < h->off_records || (uint64_t)off +
+				uint64_t bit = (off - h->off_records) / 8;
+				if (off < h->off_records || off +
 				    sizeof(struct hc_rec) > h->off_sources ||
 				    off % 8 != 0 ||
 				    !(seen[bit / 64] & (UINT64_C(1) << (bit % 64))))

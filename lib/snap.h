@@ -6,39 +6,56 @@
  * pointers, all relative to the start of the blob, all 32-bit (a snapshot is
  * at most 4 GiB).  Integers are in host byte order: a snapshot is shared
  * between processes of one machine, never shipped elsewhere.  Format
- * version 2 (version 1 had 8-byte index slots probed one by one and
- * 16-byte record headers).
+ * version 3 (version 2 had 8 slots a bucket with 32-bit tags and record
+ * offsets, records in key order; version 1 had 8-byte index slots probed
+ * one by one and 16-byte record headers).
  *
  *   +-------------------+  0
  *   | header (128 B)    |  magic, checksum, generation, build time,
  *   |                   |  version, sizes, offsets, seed, content hash
  *   +-------------------+  off_index (64-byte aligned)
  *   | hash index        |  2^buckets_log2 buckets of 64 bytes, each one
- *   |                   |  cache line: 8 tags (u32), then 8 offsets (u32)
+ *   |                   |  cache line: run offset (u32), 20 tags (u16),
+ *   |                   |  20 slot offsets (u8)
  *   +-------------------+  off_order
  *   | order             |  count record offsets, sorted by key bytes
  *   +-------------------+  off_records (64-byte aligned)
- *   | records           |  8-byte aligned: header (8 B), [extension (8 B)],
- *   |                   |  [binary value (8 B)], key\0, text\0
+ *   | records           |  8-byte aligned, in runs, one per bucket, then
+ *   |                   |  the records of links: header (8 B),
+ *   |                   |  [extension (8 B)], [binary value (8 B)],
+ *   |                   |  key\0, text\0; or a link (8 B)
  *   +-------------------+  off_sources
  *   | sources           |  nsources name offsets, then the names
  *   +-------------------+  size
  *
  * The index.  A key's hash hv (XXH3-64, seeded) picks its home bucket,
- * hv & (2^buckets_log2 - 1), and its tag, the high 32 bits of hv (0 made 1:
- * a tag of 0 marks an empty slot, whose offset is 0 too), and the tag's
- * low 3 bits its preferred slot in a bucket.  A lookup tries the preferred
- * slot of the home bucket first; then it compares its tag with all 8 tags
- * of the bucket at once (SSE2; a scalar loop elsewhere), checks the record
- * of each other slot that matches (in slot order), and stops at the first
- * bucket with an empty slot; a full bucket sends it on to the next bucket
- * (wrapping).  The builder first puts every key whose preferred slot in
- * its home bucket is free there, then the other keys into any free slot
- * of their home bucket, and only then places the keys of the overflowing
- * buckets, each in the first following bucket with room: a key leaves its
- * home bucket only when more than 8 keys share that bucket.  The index has
- * at most 3/4 as many keys as slots, so some bucket has an empty slot and
- * every probe ends.
+ * hv & (2^buckets_log2 - 1); bits 24-31 pick its preferred slot of the 20
+ * in a bucket (hc_pref_slot()); and a 16-bit tag, 0 made 1 (a tag of 0
+ * marks an empty slot), is bits 48-63 of hv, or bits 32-47 in a bucket
+ * whose base has HC_BASE_ALT set: the builder sets it where two keys of
+ * the bucket would share a tag and a lookup of one would meet the other
+ * first.  A bucket is one 64-byte line: the offset of its run (below), 20
+ * tags, and 20 one-byte slot offsets: slot i's record is at the run's
+ * offset + 8 * rel[i].  A lookup tries the preferred slot of the home
+ * bucket first; then it compares its tag with all 20 tags at once (SSE2; a
+ * scalar loop elsewhere), checks the record of each matching slot (in slot
+ * order), and stops at the first bucket with an empty slot; a full bucket
+ * sends it on to the next bucket (wrapping).  The builder puts every key
+ * whose preferred slot is free there, the other keys of the bucket into
+ * its lowest free slots, and only the keys of a bucket with more than 20
+ * into the first following bucket with room (Poisson: at 1M keys, 4.2 a
+ * bucket, one build in about 900 has such a bucket; at 6 a bucket, the
+ * most the sizing allows, one in five).  The index has at most 3/10 as
+ * many keys as slots, so some bucket has an empty slot and every probe
+ * ends.
+ *
+ * Runs.  The records a bucket's slots name lie together, in one run of at
+ * most 2040 bytes from its start (what a one-byte offset in 8-byte units
+ * reaches), runs one after the other in bucket order.  A record that would
+ * start past that is replaced in the run by an 8-byte link (type byte
+ * HC_REC_LINK, whose vlen is the real record's offset) and laid out after
+ * the last run.  Records are thus in hash order, not key order; the order
+ * array gives key order.
  *
  * Records.  The 8-byte header holds the text length (for MAP and SEQ, whose
  * text is empty, the child count instead), the key length (u16), the type
@@ -50,25 +67,25 @@
  * are).  A record's head is what a point lookup reads of it: header,
  * extension, value and the key bytes (not the key's NUL, not the text).
  * The builder keeps every head that fits in 64 bytes inside one 64-byte
- * line, and packs the records around that rule instead of padding after
- * each one: the order array gives key order, so records need not lie in
- * key order, and the builder places them a few records out of it (a pool
- * of the next 8 in key order; see layout_records() in build.c) so that a
- * line holds as many records as fit, the last one's NUL and text spilling
- * into the next line.  Iteration follows the order array; its reads of the
- * record area stay almost sequential.  Readers and the validator assume
+ * line, and packs the records of a run around that rule instead of
+ * padding after each one: within a run, records go in whatever order
+ * fills lines best (see layout_runs() in build.c), the last one's NUL and
+ * text spilling into the next line.  Readers and the validator assume
  * nothing about where records lie, only that each is well-formed and
  * inside the record area.
  *
- * Point lookups thus touch two cache lines when the key sits in its home
- * bucket: the bucket and the record, whose header and key are compared in
- * place and whose value is read from the same line.  A key that was pushed
- * out of an overflowing home bucket costs one more line per bucket passed
- * (0.65% of the keys of the benchmark's 1M, at load 0.48; 5% at load 0.75,
- * the most the sizing allows), and so does a key whose head is longer than
- * a line (a key of more than 48 bytes; 56 without a binary value), or one
- * whose bucket holds another key with the same 32-bit tag (about 4 in
- * 10^9 lookups).  See tests/bench/README.md.
+ * Point lookups thus touch two cache lines: the bucket and the record,
+ * whose header and key are compared in place and whose value is read from
+ * the same line.  The exceptions: a key pushed out of a bucket holding
+ * more than 20 (one more line per bucket passed); a key whose head is
+ * longer than a line (a key of more than 48 bytes; 56 without a binary
+ * value); a record reached through a link (one more line: only records
+ * that a run of 2040 bytes cannot hold, that is runs with long texts); and
+ * a key whose tag is shared, in both of the bucket's tag choices, with a
+ * key the lookup checks first (it takes two keys of one bucket agreeing
+ * in 32 hash bits: at most one build in about 1,900 at 1M keys).  See
+ * tests/bench/README.md for the benchmark's figures, counted on the
+ * built snapshot.
  *
  * The checksum (XXH3-64) covers every byte but itself, in two parts: the
  * body from offset 32, and the generation and build time (offsets 16-31).
@@ -94,10 +111,13 @@
 #include "internal.h"
 
 #define HC_SNAP_MAGIC   UINT64_C(0x3153474643544f48) /* "HOTCFGS1" */
-#define HC_SNAP_VERSION 2u
+#define HC_SNAP_VERSION 3u
 #define HC_SNAP_SUMFROM 32u
 #define HC_LINE         64u
-#define HC_BUCKET_SLOTS 8u
+#define HC_BUCKET_SLOTS 20u
+#define HC_BASE_ALT     1u        /* bucket base: tags from bits 32-47 */
+#define HC_BASE_MASK    (~7u)
+#define HC_REL_MAX      255u      /* a run reaches 8 * 255 bytes */
 #define HC_BUCKETS_LOG2_MAX 27u   /* 2^30 slots */
 
 struct hc_snap_hdr {
@@ -125,13 +145,15 @@ _Static_assert(sizeof(struct hc_snap_hdr) == 128, "header is 128 bytes");
 
 /* One bucket of the index: one cache line. */
 struct hc_bucket {
-	uint32_t tag[HC_BUCKET_SLOTS];  /* hc_tag() of the key; 0 = empty */
-	uint32_t off[HC_BUCKET_SLOTS];  /* record offset; 0 = empty */
+	uint32_t base;                  /* run offset (8-aligned) | HC_BASE_ALT */
+	uint16_t tag[HC_BUCKET_SLOTS];  /* hc_tag() of the key; 0 = empty */
+	uint8_t rel[HC_BUCKET_SLOTS];   /* record at run + 8 * rel; 0 if empty */
 };
 _Static_assert(sizeof(struct hc_bucket) == HC_LINE, "a bucket is a line");
 
 #define HC_REC_TYPE 0x07u       /* type byte: enum hotcfg_type */
 #define HC_REC_EXT  0x80u       /* type byte: an hc_rec_ext follows */
+#define HC_REC_LINK 0x40u       /* type byte: a link, vlen the record */
 #define HC_REC_KLEN_MAX 0xffffu /* longest key without the extension */
 #define HC_REC_SRC_MAX  0xffu   /* highest source without the extension */
 
@@ -267,23 +289,37 @@ static inline uint64_t hc_key_hash(const char *key, size_t len, uint64_t seed)
 	return XXH3_64bits_withSeed(key, len, seed);
 }
 
-/* The tag stored for a key of hash hv: never 0, which marks empty. */
-static inline uint32_t hc_tag(uint64_t hv)
+/* The tag a key of hash hv has in a bucket whose base is `base`: never 0,
+ * which marks empty. */
+static inline uint16_t hc_tag_of(uint64_t hv, int alt)
 {
-	uint32_t t = (uint32_t)(hv >> 32);
+	uint16_t t = (uint16_t)(hv >> (alt ? 32 : 48));
 	return t ? t : 1u;
 }
 
-/* The slot of its bucket a key of tag `tag` would rather be in. */
-static inline unsigned hc_pref_slot(uint32_t tag)
+static inline uint16_t hc_tag(uint64_t hv, uint32_t base)
 {
-	return tag & (HC_BUCKET_SLOTS - 1);
+	return hc_tag_of(hv, (base & HC_BASE_ALT) != 0);
+}
+
+/* The slot of its bucket a key of hash hv would rather be in. */
+static inline unsigned hc_pref_slot(uint64_t hv)
+{
+	return (unsigned)((((hv >> 24) & 0xffu) * HC_BUCKET_SLOTS) >> 8);
+}
+
+/* The record slot i of b names (a link, or the record itself). */
+static inline const struct hc_rec *hc_slot_rec(const unsigned char *blob,
+    const struct hc_bucket *b, unsigned i)
+{
+	return (const struct hc_rec *)(const void *)(blob +
+	    (b->base & HC_BASE_MASK) + ((size_t)b->rel[i] << 3));
 }
 
 /* Bit i set when slot i of b holds tag (0: the empty slots), scalar and
  * SSE2. */
 static inline unsigned hc_bucket_match_scalar(const struct hc_bucket *b,
-    uint32_t tag)
+    uint16_t tag)
 {
 	unsigned m = 0;
 
@@ -293,17 +329,23 @@ static inline unsigned hc_bucket_match_scalar(const struct hc_bucket *b,
 }
 
 #ifdef HC_SNAP_SSE2
+/* The 20 tags are bytes 4-43 of the line: three 16-byte loads, the last
+ * (bytes 32-47) read for its first six tags, 16 to 19 of them new. */
 static inline unsigned hc_bucket_match_sse2(const struct hc_bucket *b,
-    uint32_t tag)
+    uint16_t tag)
 {
-	__m128i t = _mm_set1_epi32((int)tag);
-	__m128i lo = _mm_loadu_si128((const __m128i *)(const void *)b->tag);
-	__m128i hi = _mm_loadu_si128((const __m128i *)(const void *)b->tag + 1);
-	__m128i eq = _mm_packs_epi32(_mm_cmpeq_epi32(lo, t),
-	    _mm_cmpeq_epi32(hi, t));
+	const unsigned char *p = (const unsigned char *)b;
+	__m128i t = _mm_set1_epi16((short)tag);
+	__m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + 4));
+	__m128i c = _mm_loadu_si128((const __m128i *)(const void *)(p + 20));
+	__m128i d = _mm_loadu_si128((const __m128i *)(const void *)(p + 32));
+	unsigned lo = (unsigned)_mm_movemask_epi8(_mm_packs_epi16(
+	    _mm_cmpeq_epi16(a, t), _mm_cmpeq_epi16(c, t)));
+	unsigned hi = (unsigned)_mm_movemask_epi8(_mm_packs_epi16(
+	    _mm_cmpeq_epi16(d, t), _mm_setzero_si128()));
 
-	return (unsigned)_mm_movemask_epi8(_mm_packs_epi16(eq,
-	    _mm_setzero_si128()));
+	/* d's lanes 0-1 are tags 14-15 (already in lo), 2-5 tags 16-19. */
+	return lo | ((hi >> 2) & 0xfu) << 16;
 }
 #define hc_bucket_match hc_bucket_match_sse2
 #else
@@ -316,39 +358,49 @@ static inline int hc_bucket_has_room(const struct hc_bucket *b)
 	return hc_bucket_match(b, 0) != 0;
 }
 
+/* The record a slot's record stands for: a link's target, or itself.
+ * (Validated: a link names a record that is not a link.) */
+static inline const struct hc_rec *hc_rec_follow(const unsigned char *blob,
+    const struct hc_rec *r)
+{
+	if (r->type == HC_REC_LINK)
+		return (const struct hc_rec *)(const void *)(blob + r->vlen);
+	return r;
+}
+
 /*
  * The point lookup on a validated snapshot: hash, probe the index bucket by
  * bucket, compare the key in place.  The key's preferred slot in its home
- * bucket is tried first, inline: most keys are there (about 80% at load
- * 0.5; with one choice per key no builder can do better), and that test is
- * a branch the CPU predicts, so the record load starts as soon as the
- * bucket is in, as with one slot per key.  The inline test takes the key's
- * offset from hc_rec_keyoff_short() (records without the extension): the
+ * bucket is tried first, inline: most keys are there (about 90% at 4 keys
+ * a bucket; with one choice per key no builder can do better), and that
+ * test is a branch the CPU predicts, so the record load starts as soon as
+ * the bucket is in, as with one slot per key.  The slot, both tag choices
+ * and the key's hash are ready before the bucket arrives; what the bucket
+ * adds to the path is the base's tag bit (a select) and the record's
+ * address (base + 8 * rel).  The inline test takes the key's offset from
+ * hc_rec_keyoff_short() (records without the extension, not links): the
  * type-dependent offset sits between loading the record and comparing the
- * key, the path every lookup waits on.  (Two preferred slots per key, one
- * picked with a cmov, put 97% of the keys in one of them but made 1k-key
- * lookups slower, 0.3 to 1 ns: the select sits on that same path.)  The rest
- * of the probe (hc_snap_probe: the other slots whose tags match, all 8
- * tags compared at once, then the following buckets until one with an
- * empty slot) is out of line, which keeps the fast path's registers free.
- * The tests run the probe with the scalar tag compare too (scalar != 0).
+ * key, the path every lookup waits on.  The rest of the probe
+ * (hc_snap_probe: every slot whose tag matches, all 20 tags compared at
+ * once, then the following buckets until one with an empty slot) is out
+ * of line, which keeps the fast path's registers free.  The tests run the
+ * probe with the scalar tag compare too (scalar != 0).
  */
 static inline __attribute__((always_inline)) const struct hc_rec *
 hc_snap_probe_body(const struct hotcfg_snap *s, const char *key, size_t len,
     uint64_t hv, int scalar)
 {
-	uint32_t tag = hc_tag(hv);
-
 	for (uint64_t i = hv & s->bmask;; i = (i + 1) & s->bmask) {
 		const struct hc_bucket *b = &s->index[i];
+		uint16_t tag = hc_tag(hv, b->base);
 		unsigned m;
 
 		/* (The preferred slot again, if its tag matched: rare.) */
 		m = scalar ? hc_bucket_match_scalar(b, tag) :
 		    hc_bucket_match(b, tag);
 		while (m != 0) {
-			const struct hc_rec *r = (const struct hc_rec *)
-			    (const void *)(s->base + b->off[__builtin_ctz(m)]);
+			const struct hc_rec *r = hc_rec_follow(s->base,
+			    hc_slot_rec(s->base, b, (unsigned)__builtin_ctz(m)));
 			if (hc_rec_klen(r) == len &&
 			    memcmp(hc_rec_key(r), key, len) == 0)
 				return r;
@@ -379,15 +431,17 @@ hc_snap_find_with(const struct hotcfg_snap *s, const char *key, size_t len,
     int scalar)
 {
 	uint64_t hv = hc_key_hash(key, len, s->seed);
-	uint32_t tag = hc_tag(hv);
-	unsigned p = hc_pref_slot(tag);
+	uint16_t t0 = hc_tag_of(hv, 0), t1 = hc_tag_of(hv, 1);
+	unsigned p = hc_pref_slot(hv);
 	const struct hc_bucket *b = &s->index[hv & s->bmask];
+	uint32_t base = b->base;
 
-	if (HC_LIKELY(b->tag[p] == tag)) {
-		const struct hc_rec *r = (const struct hc_rec *)
-		    (const void *)(s->base + b->off[p]);
+	if (HC_LIKELY(b->tag[p] == ((base & HC_BASE_ALT) ? t1 : t0))) {
+		const struct hc_rec *r = (const struct hc_rec *)(const void *)
+		    (s->base + (base & HC_BASE_MASK) + ((size_t)b->rel[p] << 3));
 		unsigned tb = r->type;
-		if (HC_LIKELY(!(tb & HC_REC_EXT) && r->klen == len &&
+		if (HC_LIKELY(!(tb & (HC_REC_EXT | HC_REC_LINK)) &&
+		    r->klen == len &&
 		    memcmp((const char *)r + hc_rec_keyoff_short(tb), key,
 		    len) == 0))
 			return r;

@@ -387,7 +387,7 @@ rec_tbyte(const struct bent *e)
  * Everything depends on the entries alone, so equal entries give an
  * equal blob.  The records of links (those a run could not reach) are
  * packed the same way after the last run, from a window of PACK_W of them
- * in key order.
+ * in the order their links were made.
  */
 #ifndef PACK_W
 #define PACK_W    8
@@ -591,7 +591,9 @@ struct gkey {
 static int
 lookup_ok(const uint16_t *tag, unsigned j, unsigned p)
 {
-	if (p != j && tag[p] == tag[j])
+	if (p == j)
+		return 1;       /* the inline test finds it */
+	if (tag[p] == tag[j])
 		return 0;
 	for (unsigned i = 0; i < j; i++)
 		if (i != p && tag[i] == tag[j])
@@ -729,6 +731,8 @@ struct run {
 	unsigned rem, set;
 };
 
+#define RUN_AGE 1024
+
 /* Would len bytes at `at` for open run z (or opening it) keep every open
  * run's reach, and start within z's? */
 static int
@@ -792,7 +796,7 @@ layout_runs(struct layout *lay, struct hc_bucket *index, uint64_t nbuckets,
 	for (;;) {
 		unsigned r, z, anyopen = 0;
 		uint64_t at;
-		int pick, link = 0;
+		int pick, link = 0, old;
 
 		/* Retire finished runs (the first, or the second), and keep
 		 * two runs in the pool while buckets remain. */
@@ -819,16 +823,21 @@ layout_runs(struct layout *lay, struct hc_bucket *index, uint64_t nbuckets,
 		for (unsigned i = 0; i < no; i++)
 			anyopen |= o[i].set;
 		r = HC_LINE - (unsigned)(off % HC_LINE);
-		pick = pool_pick(&p, r);
+		/* A run open for RUN_AGE bytes goes first: otherwise a record
+		 * the packer never prefers would wait, while later runs
+		 * open and close, until its run's reach ran out. */
+		old = o[0].set && off - o[0].base > RUN_AGE;
+		pick = old ? -1 : pool_pick(&p, r);
 		if (pick < 0 || !runs_fit(o, no, off, p.len[pick],
 		    p.run[pick], reach)) {
-			/* The packer's choice starves a run: the oldest
-			 * record whose head fits and that keeps every run's
-			 * reach; else padding; else a link. */
+			/* The oldest record (of the old run, if one is) whose
+			 * head fits and that keeps every run's reach; else
+			 * padding; else a link. */
 			pick = -1;
 			for (unsigned k = 0; k < p.n && pick < 0; k++)
-				if (p.h.b[k] <= r && runs_fit(o, no, off,
-				    p.len[k], p.run[k], reach))
+				if (p.h.b[k] <= r && (!old || p.run[k] == 0) &&
+				    runs_fit(o, no, off, p.len[k], p.run[k],
+				    reach))
 					pick = (int)k;
 		}
 		if (pick < 0) {
@@ -881,8 +890,9 @@ layout_runs(struct layout *lay, struct hc_bucket *index, uint64_t nbuckets,
 	*offp = off;
 }
 
-/* Lay out the records of links (key indexes far[0..n), in key order) from
- * off, packed from a window of PACK_W.  Returns the end. */
+/* Lay out the records of links (g[] indexes far[0..n), in the order the
+ * links were made) from off, packed from a window of PACK_W.  Returns the
+ * end. */
 static uint64_t
 layout_far(struct layout *lay, const struct hc_builder *b,
     const struct sortkey *sk, uint64_t off)

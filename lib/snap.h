@@ -49,13 +49,14 @@
  * many keys as slots, so some bucket has an empty slot and every probe
  * ends.
  *
- * Runs.  The records a bucket's slots name lie together, in one run of at
- * most 2040 bytes from its start (what a one-byte offset in 8-byte units
- * reaches), runs one after the other in bucket order.  A record that would
- * start past that is replaced in the run by an 8-byte link (type byte
- * HC_REC_LINK, whose vlen is the real record's offset) and laid out after
- * the last run.  Records are thus in hash order, not key order; the order
- * array gives key order.
+ * Runs.  The records a bucket's slots name start within 2040 bytes of
+ * the bucket's base (what a one-byte offset in 8-byte units reaches): its
+ * run.  Runs follow bucket order, the builder packing the records of two
+ * neighbouring buckets together, so a run may interleave with the next.
+ * A record that would start past its run's reach is replaced in the run by
+ * an 8-byte link (type byte HC_REC_LINK, whose vlen is the real record's
+ * offset) and laid out after the last run.  Records are thus in hash
+ * order, not key order; the order array gives key order.
  *
  * Records.  The 8-byte header holds the text length (for MAP and SEQ, whose
  * text is empty, the child count instead), the key length (u16), the type

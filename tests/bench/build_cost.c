@@ -29,14 +29,17 @@
 #include "tree.h"
 
 /*
- * Where a snapshot's bytes go: header, index slots, order array, record
- * headers and 8-byte binary values, key and value bytes with their NULs,
- * padding to 8 bytes, padding that keeps a record's head in one cache
- * line, and the source names.
+ * Where a snapshot's bytes go: header, index (the buckets' slots), order
+ * array, record headers and 8-byte binary values, key and value bytes
+ * with their NULs, padding to 8 bytes, padding that keeps a record's head
+ * in one cache line, the 8-byte links that stand in a run for records it
+ * cannot reach (snap.h), and the source names.  The parts add up to the
+ * blob's size.
  */
 struct breakdown {
 	double header, slots, order, rechdr, values, text, nuls, pad8, padline,
-	    sources;
+	    links, sources;
+	uint64_t nlinks;
 };
 
 static int
@@ -46,41 +49,60 @@ u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The records are walked in the order they sit in the blob (the builder
- * packs them out of key order, see lib/build.c). */
+/* The records and links are walked in the order they sit in the blob
+ * (runs in bucket order, hash order, then the records of links: see
+ * lib/build.c): the records from the order array, the links from the
+ * index's slots. */
 static void
 size_breakdown(const void *blob, struct breakdown *bd)
 {
 	const struct hc_snap_hdr *h = blob;
 	const unsigned char *base = blob;
-	uint32_t *order = malloc((h->count ? h->count : 1) * sizeof(*order));
+	const struct hc_bucket *index = (const void *)(base + h->off_index);
+	uint64_t nb = (uint64_t)1 << h->buckets_log2, n = 0, nl = 0;
+	uint32_t *at = malloc((h->count ? 2 * (size_t)h->count : 1) *
+	    sizeof(*at));
 	uint64_t prev_end = h->off_records;
 
 	memset(bd, 0, sizeof(*bd));
-	if (order == NULL)
+	if (at == NULL)
 		return;
-	memcpy(order, base + h->off_order, h->count * sizeof(*order));
-	qsort(order, h->count, sizeof(*order), u32_cmp);
+	memcpy(at, base + h->off_order, h->count * sizeof(*at));
+	n = h->count;
+	for (uint64_t k = 0; k < nb; k++)
+		for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++)
+			if (index[k].tag[i] != 0 && hc_slot_rec(base,
+			    &index[k], i)->type == HC_REC_LINK && nl < h->count)
+				at[n + nl++] = (uint32_t)((const unsigned char *)
+				    hc_slot_rec(base, &index[k], i) - base);
+	n += nl;
+	qsort(at, n, sizeof(*at), u32_cmp);
+	bd->nlinks = nl;
 	bd->header = h->off_index;
-	bd->slots = (double)((uint64_t)1 << h->buckets_log2) *
-	    sizeof(struct hc_bucket);
+	bd->slots = (double)nb * sizeof(struct hc_bucket);
 	bd->order = h->off_records - h->off_order;
-	for (uint32_t i = 0; i < h->count; i++) {
-		const struct hc_rec *r = (const void *)(base + order[i]);
-		uint64_t start = order[i], end = start +
-		    hc_rec_len(r->type, hc_rec_klen(r), hc_rec_tlen(r));
+	for (uint64_t i = 0; i < n; i++) {
+		const struct hc_rec *r = (const void *)(base + at[i]);
+		uint64_t start = at[i], end;
 		uint64_t gap = start - prev_end;
 		uint64_t a8 = (prev_end + 7) / 8 * 8 - prev_end;
 
 		bd->pad8 += (double)(gap < a8 ? gap : a8);
 		bd->padline += (double)(gap < a8 ? 0 : gap - a8);
-		bd->rechdr += hc_rec_valoff(r->type);
-		bd->values += hc_type_has_value(hc_rec_type(r)) ? 8 : 0;
-		bd->text += hc_rec_klen(r) + hc_rec_tlen(r);
-		bd->nuls += 2;
+		if (r->type == HC_REC_LINK) {
+			bd->links += sizeof(*r);
+			end = start + sizeof(*r);
+		} else {
+			end = start + hc_rec_len(r->type, hc_rec_klen(r),
+			    hc_rec_tlen(r));
+			bd->rechdr += hc_rec_valoff(r->type);
+			bd->values += hc_type_has_value(hc_rec_type(r)) ? 8 : 0;
+			bd->text += hc_rec_klen(r) + hc_rec_tlen(r);
+			bd->nuls += 2;
+		}
 		prev_end = end;
 	}
-	free(order);
+	free(at);
 	bd->pad8 += (double)(h->off_sources - prev_end);
 	bd->sources = (double)(h->size - h->off_sources);
 	/* What is left between the slots and the order array, and between
@@ -89,6 +111,15 @@ size_breakdown(const void *blob, struct breakdown *bd)
 	    (double)h->count * 4;
 	bd->pad8 += (double)(h->off_records - h->off_order) -
 	    (double)h->count * 4;
+	{
+		double sum = bd->header + bd->slots + bd->order + bd->rechdr +
+		    bd->values + bd->text + bd->nuls + bd->pad8 + bd->padline +
+		    bd->links + bd->sources;
+		if (sum != (double)h->size)
+			fprintf(stderr, "build_cost: the size breakdown adds "
+			    "up to %.0f bytes, not %" PRIu64 " (overlapping "
+			    "records?)\n", sum, h->size);
+	}
 }
 
 
@@ -337,16 +368,21 @@ main(int argc, char **argv)
 			struct breakdown bd;
 			double c = (double)n;
 			size_breakdown(blob, &bd);
+			char lk[64] = "";
+
+			if (bd.nlinks)
+				snprintf(lk, sizeof(lk), "links %.3f (%" PRIu64
+				    " links), ", bd.links / c, bd.nlinks);
 			printf("  %-34s slots %.1f, order %.1f, record header "
 			    "%.1f, binary value %.1f, key+value text %.1f, NULs "
 			    "%.1f, 8-byte padding %.1f, line padding %.1f, "
-			    "header+sources %.2f\n", "bytes per entry, by part",
+			    "%sheader+sources %.2f\n", "bytes per entry, by part",
 			    bd.slots / c, bd.order / c, bd.rechdr / c,
 			    bd.values / c, bd.text / c, bd.nuls / c, bd.pad8 / c,
-			    bd.padline / c, (bd.header + bd.sources) / c);
+			    bd.padline / c, lk, (bd.header + bd.sources) / c);
 			json_object_set_new(out, "bytes_per_entry_by_part",
 			    json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-			    "s:o}", "slots", bench_num(bd.slots / c),
+			    "s:o, s:o}", "slots", bench_num(bd.slots / c),
 			    "order", bench_num(bd.order / c),
 			    "record_header", bench_num(bd.rechdr / c),
 			    "binary_value", bench_num(bd.values / c),
@@ -354,6 +390,7 @@ main(int argc, char **argv)
 			    "nuls", bench_num(bd.nuls / c),
 			    "pad_8", bench_num(bd.pad8 / c),
 			    "pad_line", bench_num(bd.padline / c),
+			    "links", bench_num(bd.links / c),
 			    "header_sources", bench_num((bd.header +
 			    bd.sources) / c)));
 		}

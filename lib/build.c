@@ -348,6 +348,33 @@ merge_runs(struct sortkey *a, struct sortkey *tmp, size_t *bound,
 	}
 }
 
+/* memcpy() for the short keys and texts of most records, without a call:
+ * two overlapping moves of 8 or 16 bytes cover 8 to 32 bytes. */
+static inline void
+copy_short(unsigned char *d, const char *s, size_t n)
+{
+	uint64_t a, b;
+
+	if (n >= 8 && n <= 16) {
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+	} else if (n > 16 && n <= 32) {
+		uint64_t c, e;
+		memcpy(&a, s, 8);
+		memcpy(&b, s + 8, 8);
+		memcpy(&c, s + n - 16, 8);
+		memcpy(&e, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + 8, &b, 8);
+		memcpy(d + n - 16, &c, 8);
+		memcpy(d + n - 8, &e, 8);
+	} else {
+		memcpy(d, s, n);
+	}
+}
+
 static uint64_t
 align_up(uint64_t v, uint64_t a)
 {
@@ -445,11 +472,12 @@ swar_eq(uint64_t a, unsigned v)
 	return ~(((x & l7) + l7) | x | l7);
 }
 
-/* The first (oldest) record of a byte mask over the pool's words, or -1. */
+/* The first (oldest) record of a byte mask over the pool's first nw
+ * words, or -1. */
 static inline int
-swar_first(const uint64_t *m)
+swar_first(const uint64_t *m, unsigned nw)
 {
-	for (unsigned k = 0; k < POOL_WORDS; k++)
+	for (unsigned k = 0; k < nw; k++)
 		if (m[k] != 0)
 			return (int)(k * 8 + (unsigned)__builtin_ctzll(m[k]) / 8);
 	return -1;
@@ -527,8 +555,6 @@ pool_pick(const struct pool *p, unsigned r)
 	unsigned nw = (p->n + 7) / 8;   /* the words in use; the rest empty */
 	int j;
 
-	for (unsigned k = nw; k < POOL_WORDS; k++)
-		fit[k] = m[k] = 0;
 	for (unsigned k = 0; k < nw; k++) {
 		fit[k] = swar_le(p->h.w[k], r);
 		m[k] = fit[k] & swar_ge(p->lc.w[k], r);
@@ -536,10 +562,10 @@ pool_pick(const struct pool *p, unsigned r)
 	}
 	if (any == 0)
 		return -1;
-	if ((j = swar_first(m)) >= 0)
+	if ((j = swar_first(m, nw)) >= 0)
 		return j;
 	any = 0;
-	for (unsigned k = 0; k < POOL_WORDS; k++)
+	for (unsigned k = 0; k < nw; k++)
 		m[k] = 0;
 	for (unsigned q = 1; 8 * q < r; q++) {
 		if (p->cnt[q] == 0)
@@ -555,14 +581,15 @@ pool_pick(const struct pool *p, unsigned r)
 		}
 	}
 	if (any != 0)
-		return swar_first(m);
-	for (unsigned v = r - 8; v >= 8; v -= 8) {
-		for (unsigned k = 0; k < nw; k++)
-			m[k] = fit[k] & swar_eq(p->lc.w[k], v);
-		if ((j = swar_first(m)) >= 0)
-			return j;
-	}
-	return -1;
+		return swar_first(m, nw);
+	/* The longest that fits (the oldest of equals). */
+	j = -1;
+	for (unsigned k = 0, best = 0; k < p->n; k++)
+		if (p->h.b[k] <= r && p->lc.b[k] > best) {
+			best = p->lc.b[k];
+			j = (int)k;
+		}
+	return j;
 }
 
 /*
@@ -602,8 +629,10 @@ lookup_ok(const uint16_t *tag, unsigned j, unsigned p)
 }
 
 struct layout {
-	uint32_t *who;          /* nbuckets * 20: gkey index + 1, 0 empty */
 	struct gkey *g;
+	const uint32_t *first;  /* bucket b's keys: g[first[b] .. first[b + 1]) */
+	uint32_t *carry;        /* keys carried on from full buckets (FIFO) */
+	size_t ncarry, carrycap, carryhead;
 	uint32_t *offs;         /* key order: record offset */
 	uint32_t *seq;          /* blob order: index into g[] */
 	size_t nseq;
@@ -614,93 +643,114 @@ struct layout {
 };
 
 
-/* Assign slots: lay.who[] for every bucket.  -ENOMEM. */
+#define SLOTS_ALL ((1u << HC_BUCKET_SLOTS) - 1)
+
+/* Assign bucket b's slots: w[i] = g index + 1 (0: empty), *usedp the
+ * used slots.  Keys that find b full join lay->carry, and b takes what
+ * earlier buckets carried after its own.  -ENOMEM. */
 static int
-assign_slots(struct layout *lay, uint64_t nbuckets, const uint32_t *first)
+assign_bucket(struct layout *lay, uint64_t b, uint32_t *w, uint32_t *usedp)
 {
-	uint32_t *carry = NULL;
-	size_t ncarry = 0, cap = 0, head = 0;
+	uint32_t lo = lay->first[b], hi = lay->first[b + 1], used = 0;
 
-	for (uint64_t bi = 0; bi < nbuckets * 2; bi++) {
-		uint64_t b = bi & (nbuckets - 1);
-		uint32_t *w = &lay->who[b * HC_BUCKET_SLOTS];
-		uint32_t lo = bi < nbuckets ? first[b] : 0;
-		uint32_t hi = bi < nbuckets ? first[b + 1] : 0;
-		unsigned k = 0;
-
-		if (bi >= nbuckets && head == ncarry)
-			break;
-		/* Own keys: preferred slots, then the lowest free. */
-		for (uint32_t x = lo; x < hi; x++) {
-			unsigned p = hc_pref_slot(lay->g[x].hv);
-			if (w[p] == 0)
-				w[p] = x + 1;
-		}
-		for (uint32_t x = lo; x < hi; x++) {
-			unsigned p = hc_pref_slot(lay->g[x].hv);
-			if (w[p] == x + 1)
-				continue;
-			while (k < HC_BUCKET_SLOTS && w[k] != 0)
-				k++;
-			if (k < HC_BUCKET_SLOTS) {
-				w[k] = x + 1;
-				continue;
-			}
-			if (ncarry == cap) {
-				size_t c = cap ? cap * 2 : 64;
-				uint32_t *v = realloc(carry, c * sizeof(*v));
-				if (v == NULL) {
-					free(carry);
-					return -ENOMEM;
-				}
-				carry = v;
-				cap = c;
-			}
-			carry[ncarry++] = x;
-			lay->spilled++;
-		}
-		/* Then keys carried from full buckets before this one. */
-		while (head < ncarry) {
-			while (k < HC_BUCKET_SLOTS && w[k] != 0)
-				k++;
-			if (k == HC_BUCKET_SLOTS)
-				break;
-			w[k] = carry[head++] + 1;
+	memset(w, 0, HC_BUCKET_SLOTS * sizeof(*w));
+	/* Own keys: preferred slots, then the lowest free. */
+	for (uint32_t x = lo; x < hi; x++) {
+		unsigned p = hc_pref_slot(lay->g[x].hv);
+		if (w[p] == 0) {
+			w[p] = x + 1;
+			used |= 1u << p;
 		}
 	}
-	free(carry);
+	for (uint32_t x = lo; x < hi; x++) {
+		unsigned p = hc_pref_slot(lay->g[x].hv), k;
+		uint32_t freem = ~used & SLOTS_ALL;
+
+		if (w[p] == x + 1)
+			continue;
+		if (freem != 0) {
+			k = (unsigned)__builtin_ctz(freem);
+			w[k] = x + 1;
+			used |= 1u << k;
+			continue;
+		}
+		if (lay->ncarry == lay->carrycap) {
+			size_t c = lay->carrycap ? lay->carrycap * 2 : 64;
+			uint32_t *v = realloc(lay->carry, c * sizeof(*v));
+			if (v == NULL)
+				return -ENOMEM;
+			lay->carry = v;
+			lay->carrycap = c;
+		}
+		lay->carry[lay->ncarry++] = x;
+		lay->spilled++;
+	}
+	/* Then keys carried from full buckets before this one. */
+	while (lay->carryhead < lay->ncarry) {
+		uint32_t freem = ~used & SLOTS_ALL;
+		unsigned k;
+
+		if (freem == 0)
+			break;
+		k = (unsigned)__builtin_ctz(freem);
+		w[k] = lay->carry[lay->carryhead++] + 1;
+		used |= 1u << k;
+	}
+	*usedp = used;
+	return 0;
+}
+
+/* The bucket to start from so that no key is carried round past the
+ * last bucket into buckets already laid out: 0, unless the last buckets
+ * overflow, then the first bucket no carry reaches (the chain of carries
+ * is followed on the counts alone). */
+static uint64_t
+first_bucket(const uint32_t *first, uint64_t nbuckets)
+{
+	uint64_t c = 0;
+
+	for (uint64_t b = 0; b < nbuckets; b++) {
+		uint64_t n = first[b + 1] - first[b] + c;
+		c = n > HC_BUCKET_SLOTS ? n - HC_BUCKET_SLOTS : 0;
+	}
+	for (uint64_t b = 0; c != 0 && b < nbuckets; b++) {
+		uint64_t n = first[b + 1] - first[b] + c;
+		c = n > HC_BUCKET_SLOTS ? n - HC_BUCKET_SLOTS : 0;
+		if (c == 0)
+			return (b + 1) & (nbuckets - 1);
+	}
 	return 0;
 }
 
 /* Choose bucket b's tags: 0 or HC_BASE_ALT, and fill tag[]. */
 static uint32_t
-choose_tags(const struct layout *lay, uint64_t b, uint64_t bmask,
-    uint16_t *tag, size_t *unsure)
+choose_tags(const struct layout *lay, const uint32_t *w, uint32_t usedm,
+    uint64_t b, uint64_t bmask, uint16_t *tag, size_t *unsure)
 {
-	const uint32_t *w = &lay->who[b * HC_BUCKET_SLOTS];
-	unsigned bad[2] = { 0, 0 };
+	unsigned bad[2] = { 0, 0 }, used[HC_BUCKET_SLOTS], nu = 0;
 	uint16_t t[2][HC_BUCKET_SLOTS];
 
+	for (uint32_t m = usedm; m != 0; m &= m - 1)
+		used[nu++] = (unsigned)__builtin_ctz(m);
 	for (unsigned alt = 0; alt < 2; alt++) {
 		unsigned dup = 0;
 
-		for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
-			t[alt][i] = w[i] ? hc_tag_of(lay->g[w[i] - 1].hv,
-			    (int)alt) : 0;
-			for (unsigned k = 0; k < i && t[alt][i] != 0; k++)
-				dup |= t[alt][k] == t[alt][i];
+		memset(t[alt], 0, sizeof(t[alt]));
+		for (unsigned k = 0; k < nu; k++) {
+			uint16_t x = hc_tag_of(lay->g[w[used[k]] - 1].hv,
+			    (int)alt);
+			for (unsigned m = 0; m < k; m++)
+				dup |= t[alt][used[m]] == x;
+			t[alt][used[k]] = x;
 		}
 		/* No tag twice: every lookup meets its own key first. */
 		if (!dup)
 			break;
-		for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
-			uint64_t hv;
-			if (w[i] == 0)
-				continue;
-			hv = lay->g[w[i] - 1].hv;
+		for (unsigned k = 0; k < nu; k++) {
+			uint64_t hv = lay->g[w[used[k]] - 1].hv;
 			/* A key carried here costs a bucket more anyway. */
 			if ((hv & bmask) == b &&
-			    !lookup_ok(t[alt], i, hc_pref_slot(hv)))
+			    !lookup_ok(t[alt], used[k], hc_pref_slot(hv)))
 				bad[alt]++;
 		}
 		if (bad[0] == 0)
@@ -729,6 +779,7 @@ choose_tags(const struct layout *lay, uint64_t b, uint64_t bmask,
 struct run {
 	uint64_t b, base;
 	unsigned rem, set;
+	uint32_t w[HC_BUCKET_SLOTS], used;
 };
 
 #define RUN_AGE 1024
@@ -757,41 +808,49 @@ runs_fit(const struct run *o, unsigned no, uint64_t at, uint64_t len,
 	return 1;
 }
 
-/* Add bucket b's records to the pool as run `ri`. */
-static void
+/* Assign bucket b's slots, choose its tags, and add its records to the
+ * pool as run `ri`.  -ENOMEM. */
+static int
 run_open(struct layout *lay, struct pool *p, struct run *o, unsigned ri,
-    uint64_t b)
+    uint64_t b, struct hc_bucket *index, uint64_t bmask)
 {
-	const uint32_t *w = &lay->who[b * HC_BUCKET_SLOTS];
+	struct run *ru = &o[ri];
+	int rc;
 
-	o[ri].b = b;
-	o[ri].base = 0;
-	o[ri].rem = 0;
-	o[ri].set = 0;
-	for (unsigned i = 0; i < HC_BUCKET_SLOTS; i++) {
-		const struct gkey *gk;
-		if (w[i] == 0)
-			continue;
-		gk = &lay->g[w[i] - 1];
+	ru->b = b;
+	ru->base = 0;
+	ru->rem = 0;
+	ru->set = 0;
+	if ((rc = assign_bucket(lay, b, ru->w, &ru->used)) != 0)
+		return rc;
+	index[b].base = choose_tags(lay, ru->w, ru->used, b, bmask,
+	    index[b].tag, &lay->unsure);
+	for (uint32_t m = ru->used; m != 0; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctz(m);
+		const struct gkey *gk = &lay->g[ru->w[i] - 1];
+
 		/* (Written when the record is placed, a few records on.) */
 		__builtin_prefetch(&lay->offs[gk->i], 1);
 		p->run[p->n] = (uint8_t)ri;
 		p->slot[p->n] = (uint8_t)i;
-		pool_add(p, gk->head, gk->len, w[i] - 1);
-		o[ri].rem++;
+		pool_add(p, gk->head, gk->len, ru->w[i] - 1);
+		ru->rem++;
 	}
+	return 0;
 }
 
-static void
+static int
 layout_runs(struct layout *lay, struct hc_bucket *index, uint64_t nbuckets,
     uint64_t *offp)
 {
 	const uint64_t reach = 8 * (uint64_t)HC_REL_MAX + 8;
-	uint64_t off = *offp, next = 0;
+	uint64_t off = *offp, next = 0, start;
+	int rc;
 	struct run o[2];
 	unsigned no = 0;
 	struct pool p;
 
+	start = first_bucket(lay->first, nbuckets);
 	pool_init(&p);
 	for (;;) {
 		unsigned r, z, anyopen = 0;
@@ -813,8 +872,11 @@ layout_runs(struct layout *lay, struct hc_bucket *index, uint64_t nbuckets,
 			}
 			no--;
 		}
-		while (no < 2 && next < nbuckets)
-			run_open(lay, &p, o, no++, next++);
+		while (no < 2 && next < nbuckets) {
+			if ((rc = run_open(lay, &p, o, no++, (start + next++) &
+			    (nbuckets - 1), index, nbuckets - 1)) != 0)
+				return rc;
+		}
 		if (p.n == 0) {
 			if (no == 0 && next >= nbuckets)
 				break;
@@ -828,8 +890,9 @@ layout_runs(struct layout *lay, struct hc_bucket *index, uint64_t nbuckets,
 		 * open and close, until its run's reach ran out. */
 		old = o[0].set && off - o[0].base > RUN_AGE;
 		pick = old ? -1 : pool_pick(&p, r);
-		if (pick < 0 || !runs_fit(o, no, off, p.len[pick],
-		    p.run[pick], reach)) {
+		/* (pool_pick() found no head that fits: neither will this.) */
+		if ((pick < 0 && old) || (pick >= 0 && !runs_fit(o, no, off,
+		    p.len[pick], p.run[pick], reach))) {
 			/* The oldest record (of the old run, if one is) whose
 			 * head fits and that keeps every run's reach; else
 			 * padding; else a link. */
@@ -888,6 +951,7 @@ layout_runs(struct layout *lay, struct hc_bucket *index, uint64_t nbuckets,
 		}
 	}
 	*offp = off;
+	return 0;
 }
 
 /* Lay out the records of links (g[] indexes far[0..n), in the order the
@@ -1063,8 +1127,8 @@ sorted:
 			uint64_t k = hv[i] & (nbuckets - 1);
 			struct gkey *gk = &lay.g[first[k]++];
 
-			if (i + 16 < n)
-				__builtin_prefetch(&lay.g[first[hv[i + 16] &
+			if (i + 32 < n)
+				__builtin_prefetch(&lay.g[first[hv[i + 32] &
 				    (nbuckets - 1)]], 1);
 			uint64_t len;
 			gk->hv = hv[i];
@@ -1083,7 +1147,7 @@ sorted:
 			goto out;
 		}
 	}
-	lay.who = calloc(nbuckets * HC_BUCKET_SLOTS, sizeof(*lay.who));
+	lay.first = first;
 	lay.offs = malloc((b->n ? b->n : 1) * sizeof(*lay.offs));
 	/* (far[] and linkat[] are rarely used: their pages are never
 	 * touched then.) */
@@ -1091,12 +1155,9 @@ sorted:
 	lay.far = malloc((b->n ? b->n : 1) * sizeof(*lay.far));
 	lay.linkat = malloc((b->n ? b->n : 1) * sizeof(*lay.linkat));
 	index = calloc(nbuckets, sizeof(*index));
-	if (lay.who == NULL || lay.offs == NULL || lay.seq == NULL ||
-	    lay.far == NULL || lay.linkat == NULL || index == NULL)
+	if (lay.offs == NULL || lay.seq == NULL || lay.far == NULL ||
+	    lay.linkat == NULL || index == NULL)
 		goto out;
-	if ((rc = assign_slots(&lay, nbuckets, first)) != 0)
-		goto out;
-	rc = -ENOMEM;
 
 	off_index = align_up(sizeof(struct hc_snap_hdr), HC_LINE);
 	off = off_index + nbuckets * sizeof(struct hc_bucket);
@@ -1104,10 +1165,9 @@ sorted:
 	off += (uint64_t)b->n * sizeof(uint32_t);
 	off_records = align_up(off, HC_LINE);
 	off = off_records;
-	for (uint64_t k = 0; k < nbuckets; k++)
-		index[k].base = choose_tags(&lay, k, nbuckets - 1, index[k].tag,
-		    &lay.unsure);
-	layout_runs(&lay, index, nbuckets, &off);
+	if ((rc = layout_runs(&lay, index, nbuckets, &off)) != 0)
+		goto out;
+	rc = -ENOMEM;
 	off = layout_far(&lay, b, sk, align_up(off, 8));
 	off_sources = align_up(off, 8);
 	off = off_sources + (uint64_t)b->nsrcs * sizeof(uint32_t);
@@ -1155,9 +1215,9 @@ sorted:
 			memcpy(p, &e->v, 8);
 			p += 8;
 		}
-		memcpy(p, e->key, e->klen);
+		copy_short(p, e->key, e->klen);
 		p += e->klen + 1;
-		memcpy(p, e->text, e->vlen);
+		copy_short(p, e->text, e->vlen);
 	}
 	for (size_t k = 0; k < lay.nfar; k++) {
 		struct hc_rec *r = (struct hc_rec *)(blob + lay.linkat[k]);
@@ -1200,7 +1260,7 @@ out:
 	free(sk);
 	free(first);
 	free(index);
-	free(lay.who);
+	free(lay.carry);
 	free(lay.g);
 	free(lay.offs);
 	free(lay.seq);

@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -634,11 +635,10 @@ struct layout {
 	uint32_t *carry;        /* keys carried on from full buckets (FIFO) */
 	size_t ncarry, carrycap, carryhead;
 	uint32_t *offs;         /* key order: record offset */
-	uint32_t *seq;          /* blob order: index into g[] */
-	size_t nseq;
 	uint32_t *far;          /* g[] indexes of linked records */
 	uint32_t *linkat;       /* where far[k]'s link is */
 	size_t nfar;
+	uint32_t mark;          /* or'ed into offs[]: OFF_HALF2 or 0 */
 	size_t spilled, unsure; /* statistics for the tests and bench */
 };
 
@@ -698,6 +698,26 @@ assign_bucket(struct layout *lay, uint64_t b, uint32_t *w, uint32_t *usedp)
 	}
 	*usedp = used;
 	return 0;
+}
+
+/* Where (in buckets from `start`) the second of two halves laid out side
+ * by side may begin: the first bucket from the middle on that no key is
+ * carried into, so that no carry crosses from one half to the other; or
+ * nbuckets if there is none. */
+static uint64_t
+half_split(const uint32_t *first, uint64_t nbuckets, uint64_t start)
+{
+	uint64_t c = 0;
+
+	for (uint64_t k = 0; k < nbuckets; k++) {
+		uint64_t b = (start + k) & (nbuckets - 1);
+		uint64_t n = first[b + 1] - first[b] + c;
+
+		if (k >= nbuckets / 2 && c == 0)
+			return k;
+		c = n > HC_BUCKET_SLOTS ? n - HC_BUCKET_SLOTS : 0;
+	}
+	return nbuckets;
 }
 
 /* The bucket to start from so that no key is carried round past the
@@ -841,16 +861,15 @@ run_open(struct layout *lay, struct pool *p, struct run *o, unsigned ri,
 
 static int
 layout_runs(struct layout *lay, struct hc_bucket *index, uint64_t nbuckets,
-    uint64_t *offp)
+    uint64_t start, uint64_t next, uint64_t end, uint64_t *offp)
 {
 	const uint64_t reach = 8 * (uint64_t)HC_REL_MAX + 8;
-	uint64_t off = *offp, next = 0, start;
+	uint64_t off = *offp;
 	int rc;
 	struct run o[2];
 	unsigned no = 0;
 	struct pool p;
 
-	start = first_bucket(lay->first, nbuckets);
 	pool_init(&p);
 	for (;;) {
 		unsigned r, z, anyopen = 0;
@@ -872,13 +891,13 @@ layout_runs(struct layout *lay, struct hc_bucket *index, uint64_t nbuckets,
 			}
 			no--;
 		}
-		while (no < 2 && next < nbuckets) {
+		while (no < 2 && next < end) {
 			if ((rc = run_open(lay, &p, o, no++, (start + next++) &
 			    (nbuckets - 1), index, nbuckets - 1)) != 0)
 				return rc;
 		}
 		if (p.n == 0) {
-			if (no == 0 && next >= nbuckets)
+			if (no == 0 && next >= end)
 				break;
 			continue;
 		}
@@ -938,8 +957,7 @@ layout_runs(struct layout *lay, struct hc_bucket *index, uint64_t nbuckets,
 
 			bk->rel[p.slot[j]] = (uint8_t)((off - o[z].base) / 8);
 			if (!link) {
-				lay->offs[gk->i] = (uint32_t)off;
-				lay->seq[lay->nseq++] = p.idx[j];
+				lay->offs[gk->i] = (uint32_t)off | lay->mark;
 				off += p.len[j];
 			} else {
 				lay->linkat[lay->nfar] = (uint32_t)off;
@@ -986,11 +1004,102 @@ layout_far(struct layout *lay, const struct hc_builder *b,
 			continue;
 		}
 		lay->offs[lay->g[lay->far[p.idx[pick]]].i] = (uint32_t)off;
-		lay->seq[lay->nseq++] = lay->far[p.idx[pick]];
 		off += p.len[pick];
 		pool_del(&p, (unsigned)pick);
 	}
 	return off;
+}
+
+/*
+ * Two threads.  From PAR_MIN entries on, the buckets are laid out in two
+ * halves side by side, the second by a thread of its own, from offset 0:
+ * its records' offsets are marked with OFF_HALF2 in offs[], and its runs'
+ * bases and links are moved up by where the first half ends (rounded up
+ * to a line, so that the second half's packing holds) once both are done;
+ * slot offsets are relative to the bases, so nothing else moves.  The
+ * records are then written by two threads, half of the keys each.  The
+ * halves touch disjoint buckets and keys, and no key is carried from one
+ * to the other (half_split()).  Without a thread (pthread_create()
+ * failing), the same work runs in this one, one half after the other.
+ */
+#define PAR_MIN   32768
+#define OFF_HALF2 0x80000000u
+
+struct half {
+	struct layout *lay;
+	struct hc_bucket *index;
+	uint64_t nbuckets, start, from, to, off;
+	int rc;
+};
+
+static void *
+half_layout(void *arg)
+{
+	struct half *j = arg;
+
+	j->rc = layout_runs(j->lay, j->index, j->nbuckets, j->start, j->from,
+	    j->to, &j->off);
+	return NULL;
+}
+
+struct wjob {
+	const struct hc_builder *b;
+	const struct sortkey *sk;
+	const uint32_t *offs;
+	unsigned char *blob;
+	uint32_t *order;
+	size_t from, to;
+	uint64_t shift;         /* added to the second half's offsets */
+};
+
+/* Write the records of keys [from, to) and their order array entries. */
+static void *
+write_records(void *arg)
+{
+	const struct wjob *w = arg;
+	const struct hc_builder *b = w->b;
+
+	/* In key order: the entries and their keys and texts are read
+	 * front to back (in the order they were added, when that was key
+	 * order), and the writes, scattered over the record area, are
+	 * fetched ahead. */
+	for (size_t k = w->from; k < w->to; k++) {
+		const struct bent *e = &b->ents[w->sk[k].idx];
+		uint32_t o = w->offs[k];
+		unsigned tb = rec_tbyte(e);
+		struct hc_rec *r;
+		unsigned char *p;
+
+		if (k + 16 < w->to) {
+			uint32_t f = w->offs[k + 16];
+			if (f & OFF_HALF2)
+				f = (uint32_t)((f & ~OFF_HALF2) + w->shift);
+			__builtin_prefetch(w->blob + f, 1);
+		}
+		if (o & OFF_HALF2)
+			o = (uint32_t)((o & ~OFF_HALF2) + w->shift);
+		w->order[k] = o;
+		r = (struct hc_rec *)(w->blob + o);
+		r->vlen = hc_type_is_container(e->type) ? e->count : e->vlen;
+		r->type = (uint8_t)tb;
+		if (tb & HC_REC_EXT) {
+			struct hc_rec_ext *x = (struct hc_rec_ext *)(r + 1);
+			x->klen = e->klen;
+			x->source = e->source;
+		} else {
+			r->klen = (uint16_t)e->klen;
+			r->source = (uint8_t)e->source;
+		}
+		p = (unsigned char *)r + hc_rec_valoff(tb);
+		if (hc_type_has_value(e->type)) {
+			memcpy(p, &e->v, 8);
+			p += 8;
+		}
+		copy_short(p, e->key, e->klen);
+		p += e->klen + 1;
+		copy_short(p, e->text, e->vlen);
+	}
+	return NULL;
 }
 
 /* The seed: from every key's first 8 bytes, in key order, and the
@@ -1013,7 +1122,11 @@ hc_builder_finish(struct hc_builder *b, int64_t time_ns, void **blobp,
     size_t *sizep, char **dupkey)
 {
 	struct sortkey *sk = NULL;
-	struct layout lay;
+	struct layout lay, half2;
+	struct half job;
+	pthread_t tid;
+	int threaded = 0;
+	uint64_t start, split, shift = 0, total = 0;
 	uint32_t *first = NULL;
 	unsigned char *blob = NULL;
 	uint64_t off, off_index, off_order, off_records, off_sources, size;
@@ -1026,6 +1139,7 @@ hc_builder_finish(struct hc_builder *b, int64_t time_ns, void **blobp,
 	int rc = -ENOMEM;
 
 	memset(&lay, 0, sizeof(lay));
+	memset(&half2, 0, sizeof(half2));
 	*blobp = NULL;
 	*sizep = 0;
 	if (dupkey)
@@ -1137,6 +1251,7 @@ sorted:
 			rec_size(&b->ents[sk[i].idx], &gk->head, &len);
 			big |= len > UINT32_MAX;
 			gk->len = (uint32_t)len;
+			total += len;
 		}
 		/* first[k] is now where bucket k + 1 starts. */
 		memmove(first + 1, first, nbuckets * sizeof(*first));
@@ -1151,11 +1266,10 @@ sorted:
 	lay.offs = malloc((b->n ? b->n : 1) * sizeof(*lay.offs));
 	/* (far[] and linkat[] are rarely used: their pages are never
 	 * touched then.) */
-	lay.seq = malloc((b->n ? b->n : 1) * sizeof(*lay.seq));
 	lay.far = malloc((b->n ? b->n : 1) * sizeof(*lay.far));
 	lay.linkat = malloc((b->n ? b->n : 1) * sizeof(*lay.linkat));
 	index = calloc(nbuckets, sizeof(*index));
-	if (lay.offs == NULL || lay.seq == NULL || lay.far == NULL ||
+	if (lay.offs == NULL || lay.far == NULL ||
 	    lay.linkat == NULL || index == NULL)
 		goto out;
 
@@ -1165,9 +1279,49 @@ sorted:
 	off += (uint64_t)b->n * sizeof(uint32_t);
 	off_records = align_up(off, HC_LINE);
 	off = off_records;
-	if ((rc = layout_runs(&lay, index, nbuckets, &off)) != 0)
+	start = first_bucket(first, nbuckets);
+	split = b->n >= PAR_MIN && off_records + total + 72 * (uint64_t)b->n <
+	    OFF_HALF2 ? half_split(first, nbuckets, start) : nbuckets;
+	if (split < nbuckets) {
+		half2 = lay;
+		half2.carry = NULL;
+		half2.ncarry = half2.carrycap = half2.carryhead = 0;
+		half2.spilled = half2.unsure = 0;
+		half2.nfar = 0;
+		half2.mark = OFF_HALF2;
+		half2.far = malloc(b->n * sizeof(*half2.far));
+		half2.linkat = malloc(b->n * sizeof(*half2.linkat));
+		if (half2.far == NULL || half2.linkat == NULL)
+			goto out;
+		job = (struct half){ &half2, index, nbuckets, start, split,
+		    nbuckets, 0, 0 };
+		threaded = pthread_create(&tid, NULL, half_layout, &job) == 0;
+	}
+	rc = layout_runs(&lay, index, nbuckets, start, 0, split, &off);
+	if (split < nbuckets) {
+		if (threaded)
+			pthread_join(tid, NULL);
+		else
+			half_layout(&job);
+		if (rc == 0)
+			rc = job.rc;
+	}
+	if (rc != 0)
 		goto out;
 	rc = -ENOMEM;
+	if (split < nbuckets) {
+		/* Move the second half up behind the first. */
+		shift = align_up(off, HC_LINE);
+		for (uint64_t k = split; k < nbuckets; k++)
+			index[(start + k) & (nbuckets - 1)].base += (uint32_t)shift;
+		for (size_t k = 0; k < half2.nfar; k++) {
+			lay.far[lay.nfar] = half2.far[k];
+			lay.linkat[lay.nfar++] = half2.linkat[k] + (uint32_t)shift;
+		}
+		lay.spilled += half2.spilled;
+		lay.unsure += half2.unsure;
+		off = shift + job.off;
+	}
 	off = layout_far(&lay, b, sk, align_up(off, 8));
 	off_sources = align_up(off, 8);
 	off = off_sources + (uint64_t)b->nsrcs * sizeof(uint32_t);
@@ -1185,46 +1339,28 @@ sorted:
 	order = (uint32_t *)(blob + off_order);
 	memcpy(blob + off_index, index, nbuckets * sizeof(*index));
 
-	/* The records, in key order: the entries and their keys and texts
-	 * are then read front to back (in the order they were added, when
-	 * that was key order), and the writes, scattered over the record
-	 * area, are fetched ahead; then the links, then the order array. */
-	for (size_t k = 0; k < b->n; k++) {
-		const struct bent *e;
-		unsigned tb;
-		struct hc_rec *r;
-		unsigned char *p;
+	/* The records and the order array, then the links. */
+	{
+		struct wjob w1 = { b, sk, lay.offs, blob, order, 0, b->n, shift };
+		struct wjob w2 = w1;
 
-		if (k + 16 < b->n)
-			__builtin_prefetch(blob + lay.offs[k + 16], 1);
-		e = &b->ents[sk[k].idx];
-		tb = rec_tbyte(e);
-		r = (struct hc_rec *)(blob + lay.offs[k]);
-		r->vlen = hc_type_is_container(e->type) ? e->count : e->vlen;
-		r->type = (uint8_t)tb;
-		if (tb & HC_REC_EXT) {
-			struct hc_rec_ext *x = (struct hc_rec_ext *)(r + 1);
-			x->klen = e->klen;
-			x->source = e->source;
-		} else {
-			r->klen = (uint16_t)e->klen;
-			r->source = (uint8_t)e->source;
+		threaded = 0;
+		if (split < nbuckets) {
+			w1.to = w2.from = b->n / 2;
+			threaded = pthread_create(&tid, NULL, write_records,
+			    &w2) == 0;
 		}
-		p = (unsigned char *)r + hc_rec_valoff(tb);
-		if (hc_type_has_value(e->type)) {
-			memcpy(p, &e->v, 8);
-			p += 8;
-		}
-		copy_short(p, e->key, e->klen);
-		p += e->klen + 1;
-		copy_short(p, e->text, e->vlen);
+		write_records(&w1);
+		if (threaded)
+			pthread_join(tid, NULL);
+		else if (split < nbuckets)
+			write_records(&w2);
 	}
 	for (size_t k = 0; k < lay.nfar; k++) {
 		struct hc_rec *r = (struct hc_rec *)(blob + lay.linkat[k]);
 		r->type = HC_REC_LINK;
 		r->vlen = lay.offs[lay.g[lay.far[k]].i];
 	}
-	memcpy(order, lay.offs, b->n * sizeof(*order));
 	{
 		uint32_t *srcoff = (uint32_t *)(blob + off_sources);
 		uint64_t so = off_sources + (uint64_t)b->nsrcs * sizeof(uint32_t);
@@ -1261,9 +1397,11 @@ out:
 	free(first);
 	free(index);
 	free(lay.carry);
+	free(half2.carry);
+	free(half2.far);
+	free(half2.linkat);
 	free(lay.g);
 	free(lay.offs);
-	free(lay.seq);
 	free(lay.far);
 	free(lay.linkat);
 	free(blob);

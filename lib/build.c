@@ -6,9 +6,10 @@
  * refuses duplicates, derives the hash seed from the keys, hashes them
  * and groups them by bucket, assigns index slots (assign_slots()), picks
  * each bucket's tags (choose_tags()), lays out the records in runs
- * (layout_runs(); see snap.h for the format), writes them, and computes
- * the content hash and the checksum.  The result is one malloc'd block
- * that the publisher writes to a file as it is.
+ * (layout_runs(); see snap.h for the format), writes them (from
+ * PAR_MIN entries on, the layout and the writing are shared by two
+ * threads), and computes the content hash and the checksum.  The result
+ * is one malloc'd block that the publisher writes to a file as it is.
  *
  * Keys and texts are copied into an arena of large chunks so that adding a
  * million entries costs a million small copies, not a million mallocs.

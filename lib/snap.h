@@ -51,8 +51,9 @@
  *
  * Runs.  The records a bucket's slots name start within 2040 bytes of
  * the bucket's base (what a one-byte offset in 8-byte units reaches): its
- * run.  Runs follow bucket order, the builder packing the records of two
- * neighbouring buckets together, so a run may interleave with the next.
+ * run.  Runs lie in bucket order (two halves of it side by side, for a
+ * large snapshot), the builder packing the records of two neighbouring
+ * buckets together, so a run may interleave with the next.
  * A record that would start past its run's reach is replaced in the run by
  * an 8-byte link (type byte HC_REC_LINK, whose vlen is the real record's
  * offset) and laid out after the last run.  Records are thus in hash

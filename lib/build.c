@@ -553,44 +553,47 @@ pool_del(struct pool *p, unsigned j)
 static int
 pool_pick(const struct pool *p, unsigned r)
 {
-	uint64_t fit[POOL_WORDS], m[POOL_WORDS], any = 0;
+	uint64_t fit, m[POOL_WORDS], any = 0;
 	unsigned nw = (p->n + 7) / 8;   /* the words in use; the rest empty */
 	int j;
 
 	for (unsigned k = 0; k < nw; k++) {
-		fit[k] = swar_le(p->h.w[k], r);
-		m[k] = fit[k] & swar_ge(p->lc.w[k], r);
-		any |= fit[k];
+		fit = swar_le(p->h.w[k], r);
+		m[k] = fit & swar_ge(p->lc.w[k], r);
+		any |= fit;
 	}
 	if (any == 0)
 		return -1;
 	if ((j = swar_first(m, nw)) >= 0)
 		return j;
-	any = 0;
-	for (unsigned k = 0; k < nw; k++)
-		m[k] = 0;
-	for (unsigned q = 1; 8 * q < r; q++) {
-		if (p->cnt[q] == 0)
-			continue;
-		for (unsigned k = 0; k < nw; k++) {
-			uint64_t c = fit[k] & swar_eq(p->lc.w[k], r - 8 * q);
-			/* The only record filling 8q cannot follow itself. */
-			if (p->cnt[q] == 1)
-				c &= ~(swar_le(p->h.w[k], 8 * q) &
-				    swar_ge(p->lc.w[k], 8 * q));
-			m[k] |= c;
-			any |= c;
+	/* No record fills the line, so every one that fits is shorter than
+	 * r: the oldest after which another could fill the rest, else the
+	 * longest (the oldest of equals).  once, twice: bit q set when at
+	 * least one, two pooled records would fill 8q bytes. */
+	{
+		unsigned once = 0, twice = 0, best = 0;
+
+		for (unsigned q = 1; q < HC_LINE / 8; q++) {
+			once |= (unsigned)(p->cnt[q] >= 1) << q;
+			twice |= (unsigned)(p->cnt[q] >= 2) << q;
+		}
+		j = -1;
+		for (unsigned k = 0; k < p->n; k++) {
+			unsigned h = p->h.b[k], l = p->lc.b[k], q;
+
+			if (h > r)
+				continue;
+			q = (r - l) / 8;
+			/* (The only record filling 8q cannot follow itself.) */
+			if (((twice >> q) & 1) || (((once >> q) & 1) &&
+			    !(h <= 8 * q && 8 * q <= l)))
+				return (int)k;
+			if (l > best) {
+				best = l;
+				j = (int)k;
+			}
 		}
 	}
-	if (any != 0)
-		return swar_first(m, nw);
-	/* The longest that fits (the oldest of equals). */
-	j = -1;
-	for (unsigned k = 0, best = 0; k < p->n; k++)
-		if (p->h.b[k] <= r && p->lc.b[k] > best) {
-			best = p->lc.b[k];
-			j = (int)k;
-		}
 	return j;
 }
 

@@ -466,14 +466,6 @@ swar_le(uint64_t a, unsigned v)
 	return ((B_LO * v | B_HI) - a) & B_HI;
 }
 
-/* 0x80 in each byte of a equal to v. */
-static inline uint64_t
-swar_eq(uint64_t a, unsigned v)
-{
-	uint64_t x = a ^ (B_LO * v), l7 = ~B_HI;
-	return ~(((x & l7) + l7) | x | l7);
-}
-
 /* The first (oldest) record of a byte mask over the pool's first nw
  * words, or -1. */
 static inline int
@@ -980,8 +972,7 @@ layout_runs(struct layout *lay, struct hc_bucket *index, uint64_t nbuckets,
  * links were made) from off, packed from a window of PACK_W.  Returns the
  * end. */
 static uint64_t
-layout_far(struct layout *lay, const struct hc_builder *b,
-    const struct sortkey *sk, uint64_t off)
+layout_far(struct layout *lay, const struct hc_builder *b, uint64_t off)
 {
 	struct pool p;
 	size_t next = 0, n = lay->nfar;
@@ -1326,7 +1317,7 @@ sorted:
 		lay.unsure += half2.unsure;
 		off = shift + job.off;
 	}
-	off = layout_far(&lay, b, sk, align_up(off, 8));
+	off = layout_far(&lay, b, align_up(off, 8));
 	off_sources = align_up(off, 8);
 	off = off_sources + (uint64_t)b->nsrcs * sizeof(uint32_t);
 	for (unsigned i = 0; i < b->nsrcs; i++)

@@ -635,7 +635,6 @@ struct layout {
 	uint32_t *linkat;       /* where far[k]'s link is */
 	size_t nfar;
 	uint32_t mark;          /* or'ed into offs[]: OFF_HALF2 or 0 */
-	size_t spilled, unsure; /* statistics for the tests and bench */
 };
 
 
@@ -679,7 +678,6 @@ assign_bucket(struct layout *lay, uint64_t b, uint32_t *w, uint32_t *usedp)
 			lay->carrycap = c;
 		}
 		lay->carry[lay->ncarry++] = x;
-		lay->spilled++;
 	}
 	/* Then keys carried from full buckets before this one. */
 	while (lay->carryhead < lay->ncarry) {
@@ -741,7 +739,7 @@ first_bucket(const uint32_t *first, uint64_t nbuckets)
 /* Choose bucket b's tags: 0 or HC_BASE_ALT, and fill tag[]. */
 static uint32_t
 choose_tags(const struct layout *lay, const uint32_t *w, uint32_t usedm,
-    uint64_t b, uint64_t bmask, uint16_t *tag, size_t *unsure)
+    uint64_t b, uint64_t bmask, uint16_t *tag)
 {
 	unsigned bad[2] = { 0, 0 }, used[HC_BUCKET_SLOTS], nu = 0;
 	uint16_t t[2][HC_BUCKET_SLOTS];
@@ -775,7 +773,6 @@ choose_tags(const struct layout *lay, const uint32_t *w, uint32_t usedm,
 	{
 		unsigned alt = bad[0] > 0 && bad[1] < bad[0];
 		memcpy(tag, t[alt], sizeof(t[alt]));
-		*unsure += bad[alt];
 		return alt ? HC_BASE_ALT : 0;
 	}
 }
@@ -840,7 +837,7 @@ run_open(struct layout *lay, struct pool *p, struct run *o, unsigned ri,
 	if ((rc = assign_bucket(lay, b, ru->w, &ru->used)) != 0)
 		return rc;
 	index[b].base = choose_tags(lay, ru->w, ru->used, b, bmask,
-	    index[b].tag, &lay->unsure);
+	    index[b].tag);
 	for (uint32_t m = ru->used; m != 0; m &= m - 1) {
 		unsigned i = (unsigned)__builtin_ctz(m);
 		const struct gkey *gk = &lay->g[ru->w[i] - 1];
@@ -1281,7 +1278,6 @@ sorted:
 		half2 = lay;
 		half2.carry = NULL;
 		half2.ncarry = half2.carrycap = half2.carryhead = 0;
-		half2.spilled = half2.unsure = 0;
 		half2.nfar = 0;
 		half2.mark = OFF_HALF2;
 		half2.far = malloc(b->n * sizeof(*half2.far));
@@ -1313,8 +1309,6 @@ sorted:
 			lay.far[lay.nfar] = half2.far[k];
 			lay.linkat[lay.nfar++] = half2.linkat[k] + (uint32_t)shift;
 		}
-		lay.spilled += half2.spilled;
-		lay.unsure += half2.unsure;
 		off = shift + job.off;
 	}
 	off = layout_far(&lay, b, align_up(off, 8));

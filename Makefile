@@ -210,8 +210,12 @@ fuzz:
 
 # The long checks: everything in check, then each fuzzer for 60 s on its
 # checked-in corpus, then the torture run for three minutes.
+# The long checks: fuzzing, the torture run, and a snapshot of more than
+# 2 GiB (about 4 GiB of memory; make check skips that test).
 check-long: check
 	@.ci/deps $(FUZZ_DEPS)
+	HOTCFG_BUILD=$(abspath $(BUILD)) HOTCFG_BIG=1 \
+	    $(BUILD)/tests/test_snapshot --filter 'snapshot/records_past_2_gib*'
 	FUZZ_BUILD=$(abspath $(BUILD))/fuzz tests/fuzz/run.sh 60
 	$(MAKE) torture
 

@@ -634,7 +634,7 @@ struct layout {
 	uint32_t *far;          /* g[] indexes of linked records */
 	uint32_t *linkat;       /* where far[k]'s link is */
 	size_t nfar;
-	uint32_t mark;          /* or'ed into offs[]: OFF_HALF2 or 0 */
+	uint64_t *half2;        /* the second half: bit i set for key i */
 };
 
 
@@ -950,7 +950,10 @@ layout_runs(struct layout *lay, struct hc_bucket *index, uint64_t nbuckets,
 
 			bk->rel[p.slot[j]] = (uint8_t)((off - o[z].base) / 8);
 			if (!link) {
-				lay->offs[gk->i] = (uint32_t)off | lay->mark;
+				lay->offs[gk->i] = (uint32_t)off;
+				if (lay->half2 != NULL)
+					lay->half2[gk->i / 64] |=
+					    UINT64_C(1) << (gk->i % 64);
 				off += p.len[j];
 			} else {
 				lay->linkat[lay->nfar] = (uint32_t)off;
@@ -1005,17 +1008,18 @@ layout_far(struct layout *lay, const struct hc_builder *b, uint64_t off)
 /*
  * Two threads.  From PAR_MIN entries on, the buckets are laid out in two
  * halves side by side, the second by a thread of its own, from offset 0:
- * its records' offsets are marked with OFF_HALF2 in offs[], and its runs'
- * bases and links are moved up by where the first half ends (rounded up
- * to a line, so that the second half's packing holds) once both are done;
- * slot offsets are relative to the bases, so nothing else moves.  The
+ * the keys whose records it placed are marked in a bitmap that it alone
+ * writes, and its records' offsets, its runs' bases and its links are
+ * moved up by where the first half ends (rounded up to a line, so that the
+ * second half's packing holds) once both are done; slot offsets are
+ * relative to the bases, so nothing else moves.  (An offset's high bit
+ * cannot be the mark: a blob may be 4 GiB.)  The
  * records are then written by two threads, half of the keys each.  The
  * halves touch disjoint buckets and keys, and no key is carried from one
  * to the other (half_split()).  Without a thread (pthread_create()
  * failing), the same work runs in this one, one half after the other.
  */
 #define PAR_MIN   32768
-#define OFF_HALF2 0x80000000u
 
 struct half {
 	struct layout *lay;
@@ -1038,6 +1042,7 @@ struct wjob {
 	const struct hc_builder *b;
 	const struct sortkey *sk;
 	const uint32_t *offs;
+	const uint64_t *half2;  /* keys whose offsets get shift added */
 	unsigned char *blob;
 	uint32_t *order;
 	size_t from, to;
@@ -1063,13 +1068,14 @@ write_records(void *arg)
 		unsigned char *p;
 
 		if (k + 16 < w->to) {
-			uint32_t f = w->offs[k + 16];
-			if (f & OFF_HALF2)
-				f = (uint32_t)((f & ~OFF_HALF2) + w->shift);
+			uint64_t f = w->offs[k + 16];
+			if (w->half2 && (w->half2[(k + 16) / 64] >>
+			    ((k + 16) % 64) & 1))
+				f += w->shift;
 			__builtin_prefetch(w->blob + f, 1);
 		}
-		if (o & OFF_HALF2)
-			o = (uint32_t)((o & ~OFF_HALF2) + w->shift);
+		if (w->half2 && (w->half2[k / 64] >> (k % 64) & 1))
+			o = (uint32_t)(o + w->shift);
 		w->order[k] = o;
 		r = (struct hc_rec *)(w->blob + o);
 		r->vlen = hc_type_is_container(e->type) ? e->count : e->vlen;
@@ -1118,7 +1124,7 @@ hc_builder_finish(struct hc_builder *b, int64_t time_ns, void **blobp,
 	struct half job;
 	pthread_t tid;
 	int threaded = 0;
-	uint64_t start, split, shift = 0, total = 0;
+	uint64_t start, split, shift = 0;
 	uint32_t *first = NULL;
 	unsigned char *blob = NULL;
 	uint64_t off, off_index, off_order, off_records, off_sources, size;
@@ -1243,7 +1249,6 @@ sorted:
 			rec_size(&b->ents[sk[i].idx], &gk->head, &len);
 			big |= len > UINT32_MAX;
 			gk->len = (uint32_t)len;
-			total += len;
 		}
 		/* first[k] is now where bucket k + 1 starts. */
 		memmove(first + 1, first, nbuckets * sizeof(*first));
@@ -1272,17 +1277,18 @@ sorted:
 	off_records = align_up(off, HC_LINE);
 	off = off_records;
 	start = first_bucket(first, nbuckets);
-	split = b->n >= PAR_MIN && off_records + total + 72 * (uint64_t)b->n <
-	    OFF_HALF2 ? half_split(first, nbuckets, start) : nbuckets;
+	split = b->n >= PAR_MIN ? half_split(first, nbuckets, start) :
+	    nbuckets;
 	if (split < nbuckets) {
 		half2 = lay;
 		half2.carry = NULL;
 		half2.ncarry = half2.carrycap = half2.carryhead = 0;
 		half2.nfar = 0;
-		half2.mark = OFF_HALF2;
+		half2.half2 = calloc((b->n + 63) / 64, sizeof(*half2.half2));
 		half2.far = malloc(b->n * sizeof(*half2.far));
 		half2.linkat = malloc(b->n * sizeof(*half2.linkat));
-		if (half2.far == NULL || half2.linkat == NULL)
+		if (half2.far == NULL || half2.linkat == NULL ||
+		    half2.half2 == NULL)
 			goto out;
 		job = (struct half){ &half2, index, nbuckets, start, split,
 		    nbuckets, 0, 0 };
@@ -1330,7 +1336,8 @@ sorted:
 
 	/* The records and the order array, then the links. */
 	{
-		struct wjob w1 = { b, sk, lay.offs, blob, order, 0, b->n, shift };
+		struct wjob w1 = { b, sk, lay.offs, half2.half2, blob, order,
+		    0, b->n, shift };
 		struct wjob w2 = w1;
 
 		threaded = 0;
@@ -1389,6 +1396,7 @@ out:
 	free(half2.carry);
 	free(half2.far);
 	free(half2.linkat);
+	free(half2.half2);
 	free(lay.g);
 	free(lay.offs);
 	free(lay.far);

@@ -1909,3 +1909,69 @@ Test(snapshot, slot_past_the_last_checked_record_is_refused)
 	hc_snap_unwrap(s);
 	free(blob);
 }
+
+/*
+ * A blob may be up to 4 GiB, so record offsets of 2^31 and more are
+ * ordinary.  The builder once used an offset's high bit to mark the
+ * records its second thread placed, and so wrote every record past 2 GiB
+ * 2 GiB too low (found in review).  40,000 keys take the two-thread path;
+ * one text of nearly 2^31 bytes puts records on both sides of 2 GiB.  It needs
+ * about 4 GiB of memory and some seconds, so it runs in `make check-long`
+ * (HOTCFG_BIG=1) and says so when skipped.
+ */
+Test(snapshot, records_past_2_gib_are_where_the_index_says)
+{
+	/* (The builder takes texts shorter than 2^31 - 1 bytes.) */
+	const size_t big = ((size_t)1 << 31) - 200;
+	struct hc_builder *b;
+	hotcfg_snap *s;
+	void *blob;
+	size_t size;
+	char key[32], *text;
+	const char *str;
+	int64_t v;
+
+	if (getenv("HOTCFG_BIG") == NULL)
+		cr_skip_test("needs about 4 GiB: run with HOTCFG_BIG=1 "
+		    "(make check-long does)");
+	cr_assert_eq(hc_builder_new(&b), 0);
+	cr_assert_not_null(text = malloc(big));
+	memset(text, 'x', big);
+	for (unsigned i = 0; i < 40000; i++) {
+		hotcfg_entry e = { 0 };
+
+		snprintf(key, sizeof(key), "k.%05u", i);
+		e.key = key;
+		e.key_len = strlen(key);
+		if (i == 20000) {
+			e.type = HOTCFG_STR;
+			e.text = text;
+			e.text_len = big;
+		} else {
+			e.type = HOTCFG_INT;
+			e.i = i;
+		}
+		cr_assert_eq(hc_builder_add(b, &e), 0);
+	}
+	free(text);
+	cr_assert_eq(hc_builder_finish(b, 1, &blob, &size, NULL), 0);
+	hc_builder_free(b);
+	cr_assert_gt(size, (size_t)1 << 31);
+	cr_assert_eq(hc_snap_wrap(blob, size, &s), 0);
+	for (unsigned i = 0; i < 40000; i++) {
+		snprintf(key, sizeof(key), "k.%05u", i);
+		if (i == 20000) {
+			cr_assert_eq(hotcfg_get_str(s, key, &str), 0);
+			cr_assert_eq(str[0], 'x');
+			cr_assert_eq(str[big - 1], 'x');
+			cr_assert_eq(str[big], '\0');
+			continue;
+		}
+		cr_assert_eq(hotcfg_get_int(s, key, &v), 0, "%s", key);
+		cr_assert_eq(v, i, "%s", key);
+		cr_assert_eq(hc_snap_find_with(s, key, strlen(key), 1),
+		    hc_snap_find_with(s, key, strlen(key), 0));
+	}
+	hc_snap_unwrap(s);
+	free(blob);
+}

@@ -7,8 +7,9 @@
  * be in bounds, every key and text is NUL-terminated inside the blob, the
  * keys are strictly sorted, every used index slot names a distinct good
  * record (directly or through a link), and some bucket of the index has
- * an empty slot (so a probe ends).  A hostile blob that keeps the checksum right can still lie about
- * its values, but it cannot make a reader touch memory outside the mapping.
+ * an empty slot (so a probe ends).  A hostile blob that keeps the checksum
+ * right can still lie about its values, but it cannot make a reader touch
+ * memory outside the mapping.
  */
 #include <errno.h>
 #include <stddef.h>

@@ -694,6 +694,16 @@ assign_bucket(struct layout *lay, uint64_t b, uint32_t *w, uint32_t *usedp)
 	return 0;
 }
 
+/* The keys bucket b carries on to the next when c are carried into it:
+ * what assign_bucket() does, on the counts alone. */
+static inline uint64_t
+carry_after(const uint32_t *first, uint64_t b, uint64_t c)
+{
+	uint64_t n = first[b + 1] - first[b] + c;
+
+	return n > HC_BUCKET_SLOTS ? n - HC_BUCKET_SLOTS : 0;
+}
+
 /* Where (in buckets from `start`) the second of two halves laid out side
  * by side may begin: the first bucket from the middle on that no key is
  * carried into, so that no carry crosses from one half to the other; or
@@ -704,12 +714,9 @@ half_split(const uint32_t *first, uint64_t nbuckets, uint64_t start)
 	uint64_t c = 0;
 
 	for (uint64_t k = 0; k < nbuckets; k++) {
-		uint64_t b = (start + k) & (nbuckets - 1);
-		uint64_t n = first[b + 1] - first[b] + c;
-
 		if (k >= nbuckets / 2 && c == 0)
 			return k;
-		c = n > HC_BUCKET_SLOTS ? n - HC_BUCKET_SLOTS : 0;
+		c = carry_after(first, (start + k) & (nbuckets - 1), c);
 	}
 	return nbuckets;
 }
@@ -723,16 +730,11 @@ first_bucket(const uint32_t *first, uint64_t nbuckets)
 {
 	uint64_t c = 0;
 
-	for (uint64_t b = 0; b < nbuckets; b++) {
-		uint64_t n = first[b + 1] - first[b] + c;
-		c = n > HC_BUCKET_SLOTS ? n - HC_BUCKET_SLOTS : 0;
-	}
-	for (uint64_t b = 0; c != 0 && b < nbuckets; b++) {
-		uint64_t n = first[b + 1] - first[b] + c;
-		c = n > HC_BUCKET_SLOTS ? n - HC_BUCKET_SLOTS : 0;
-		if (c == 0)
+	for (uint64_t b = 0; b < nbuckets; b++)
+		c = carry_after(first, b, c);
+	for (uint64_t b = 0; c != 0 && b < nbuckets; b++)
+		if ((c = carry_after(first, b, c)) == 0)
 			return (b + 1) & (nbuckets - 1);
-	}
 	return 0;
 }
 

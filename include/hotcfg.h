@@ -140,6 +140,52 @@ const char *hotcfg_dir(const hotcfg *h);
  */
 int hotcfg_snapshot(hotcfg *h, const hotcfg_snap **out);
 
+/*
+ * With GCC and Clang the steady state of hotcfg_snapshot() is inline in the
+ * caller: it compares the generation this thread last mapped for the handle
+ * with the published one and, when they agree, returns the snapshot it
+ * mapped; anything else calls the library.  It saves the call, and lets the
+ * caller's next load of the snapshot come from a register, not from *out.
+ * It reads the two layouts below, which are part of libhotcfg.so.0's binary
+ * interface and nothing else: do not use them.  Define HOTCFG_NO_INLINE
+ * before including this header to call the library every time;
+ * (hotcfg_snapshot)(h, out) calls it once.
+ */
+#if defined(__GNUC__)
+struct hotcfg__head {           /* the first member of every handle */
+	uint64_t id;            /* unique in the process, never 0 */
+	const uint64_t *gen;    /* the published generation, in shared memory */
+};
+struct hotcfg__slot {           /* a thread's cache for one handle */
+	uint64_t hid;           /* the handle's id; 0: unused */
+	void *thr;
+	uint64_t gen;           /* the generation of snap */
+	const hotcfg_snap *snap;
+};
+#define HOTCFG__SLOTS 4
+extern __thread struct hotcfg__slot hotcfg__tls[HOTCFG__SLOTS]
+    __attribute__((tls_model("initial-exec")));
+#endif
+
+#if defined(__GNUC__) && !defined(HOTCFG_NO_INLINE)
+static inline int
+hotcfg__snapshot(hotcfg *h, const hotcfg_snap **out)
+{
+	const struct hotcfg__head *hd = (const struct hotcfg__head *)
+	    (const void *)h;
+	const struct hotcfg__slot *c = &hotcfg__tls[0];
+
+	if (__builtin_expect(c->hid == hd->id, 1) &&
+	    __builtin_expect(__atomic_load_n(hd->gen, __ATOMIC_ACQUIRE) ==
+	    c->gen, 1)) {
+		*out = c->snap;
+		return 0;
+	}
+	return (hotcfg_snapshot)(h, out);
+}
+#define hotcfg_snapshot(h, out) hotcfg__snapshot((h), (out))
+#endif
+
 /* Facts about a snapshot. */
 uint64_t hotcfg_snap_generation(const hotcfg_snap *s);
 size_t hotcfg_snap_count(const hotcfg_snap *s);       /* entries */

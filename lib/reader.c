@@ -44,7 +44,7 @@
 #include "internal.h"
 #include "snap.h"
 
-#define TLS_CACHE 4
+#define TLS_CACHE HOTCFG__SLOTS
 #define MAP_RETRIES 16
 
 struct hc_map {
@@ -64,7 +64,7 @@ struct hc_thr {
 };
 
 struct hotcfg {
-	uint64_t id;
+	struct hotcfg__head pub;   /* first: read by hotcfg.h's inline path */
 	const struct hc_ctl *ctl;
 	char *dir;
 	int dirfd;
@@ -76,25 +76,22 @@ struct hotcfg {
 	_Atomic uint64_t bad_gen;  /* newest generation that failed to map */
 	int bad_err;
 };
+_Static_assert(offsetof(struct hotcfg, pub) == 0,
+    "hotcfg.h reads struct hotcfg__head at the start of a handle");
 
 /*
- * A thread's cache of its records, keyed by handle id.  Each slot also
- * holds a copy of the record's generation and snapshot pointer, so that
- * the fast path of hotcfg_snapshot() compares and returns without
- * following the record and its mapping (two dependent loads fewer).  Only
- * the owning thread changes t->map, and it refreshes the copy when it
- * does (tls_sync); gen is UINT64_MAX while the record has no mapping.
+ * A thread's cache of its records, keyed by handle id (struct hotcfg__slot,
+ * declared in hotcfg.h, whose inline hotcfg_snapshot() reads slot 0).  Each
+ * slot also holds a copy of the record's generation and snapshot pointer,
+ * so that the fast path compares and returns without following the record
+ * and its mapping (two dependent loads fewer).  Only the owning thread
+ * changes t->map, and it refreshes the copy when it does (tls_sync); gen is
+ * UINT64_MAX while the record has no mapping.
+ *
+ * initial-exec: a plain %fs-relative access on the read path instead of a
+ * call to __tls_get_addr.  The cost is a few bytes of static TLS.
  */
-struct tls_slot {
-	uint64_t hid;
-	struct hc_thr *t;
-	uint64_t gen;
-	const struct hotcfg_snap *snap;
-};
-
-/* initial-exec: a plain %fs-relative access on the read path instead of a
- * call to __tls_get_addr.  The cost is a few bytes of static TLS. */
-static __thread struct tls_slot tls_cache[TLS_CACHE]
+__thread struct hotcfg__slot hotcfg__tls[HOTCFG__SLOTS]
     __attribute__((tls_model("initial-exec")));
 static __thread struct hc_thr *tls_all
     __attribute__((tls_model("initial-exec")));
@@ -110,8 +107,8 @@ static void
 tls_forget(struct hc_thr *t)
 {
 	for (int i = 0; i < TLS_CACHE; i++)
-		if (tls_cache[i].t == t)
-			tls_cache[i] = (struct tls_slot){ 0, NULL, 0, NULL };
+		if (hotcfg__tls[i].thr == t)
+			hotcfg__tls[i] = (struct hotcfg__slot){ 0 };
 }
 
 /* Release one thread record: caller holds reg_mu. */
@@ -147,7 +144,7 @@ thread_exit(void *arg)
 		thr_release_locked(t);
 	}
 	tls_all = NULL;
-	memset(tls_cache, 0, sizeof(tls_cache));
+	memset(hotcfg__tls, 0, sizeof(hotcfg__tls));
 	pthread_mutex_unlock(&reg_mu);
 }
 
@@ -181,18 +178,18 @@ static inline struct hc_thr *
 tls_find(const struct hotcfg *h)
 {
 	for (int i = 0; i < TLS_CACHE; i++)
-		if (tls_cache[i].hid == h->id)
-			return tls_cache[i].t;
+		if (hotcfg__tls[i].hid == h->pub.id)
+			return hotcfg__tls[i].thr;
 	for (struct hc_thr *t = tls_all; t; t = t->tnext)
-		if (t->hid == h->id)
+		if (t->hid == h->pub.id)
 			return t;
 	return NULL;
 }
 
-static struct tls_slot
+static struct hotcfg__slot
 tls_slot_of(struct hc_thr *t)
 {
-	return (struct tls_slot){ t->hid, t,
+	return (struct hotcfg__slot){ t->hid, t,
 	    t->map ? t->map->snap.generation : UINT64_MAX,
 	    t->map ? &t->map->snap : NULL };
 }
@@ -203,12 +200,12 @@ tls_remember(struct hc_thr *t)
 	static __thread unsigned rr __attribute__((tls_model("initial-exec")));
 
 	for (int i = 0; i < TLS_CACHE; i++) {
-		if (tls_cache[i].t == NULL) {
-			tls_cache[i] = tls_slot_of(t);
+		if (hotcfg__tls[i].thr == NULL) {
+			hotcfg__tls[i] = tls_slot_of(t);
 			return;
 		}
 	}
-	tls_cache[rr++ % TLS_CACHE] = tls_slot_of(t);
+	hotcfg__tls[rr++ % TLS_CACHE] = tls_slot_of(t);
 }
 
 /* After this thread changed t->map: refresh the cached copies. */
@@ -216,8 +213,8 @@ static void
 tls_sync(struct hc_thr *t)
 {
 	for (int i = 0; i < TLS_CACHE; i++)
-		if (tls_cache[i].t == t)
-			tls_cache[i] = tls_slot_of(t);
+		if (hotcfg__tls[i].thr == t)
+			hotcfg__tls[i] = tls_slot_of(t);
 }
 
 static void
@@ -317,7 +314,7 @@ hotcfg_open(hotcfg **out, const char *where)
 		return -ENOMEM;
 	h->dirfd = h->inofd = -1;
 	pthread_mutex_init(&h->mu, NULL);
-	h->id = atomic_fetch_add(&next_id, 1);
+	h->pub.id = atomic_fetch_add(&next_id, 1);
 	if ((rc = hc_resolve_dir(where, &h->dir)) != 0)
 		goto fail;
 	if ((h->dirfd = open(h->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
@@ -343,6 +340,7 @@ hotcfg_open(hotcfg **out, const char *where)
 		goto fail;
 	}
 	h->ctl = c;
+	h->pub.gen = (const uint64_t *)(const void *)&h->ctl->generation;
 	if ((rc = ctl_check(h->ctl)) != 0)
 		goto fail;
 	close(fd);
@@ -459,7 +457,7 @@ snapshot_slow(struct hotcfg *h, struct hc_thr *t, const hotcfg_snap **out)
 		prune_orphans();
 		if ((t = calloc(1, sizeof(*t))) == NULL)
 			return -ENOMEM;
-		t->hid = h->id;
+		t->hid = h->pub.id;
 		pthread_mutex_lock(&reg_mu);
 		t->h = h;
 		pthread_mutex_lock(&h->mu);
@@ -528,12 +526,14 @@ snapshot_other(struct hotcfg *h, const hotcfg_snap **out)
 	return snapshot_slow(h, t, out);
 }
 
+/* The name in parentheses: hotcfg.h defines a macro of the same name that
+ * calls the inline copy of this fast path. */
 int
-hotcfg_snapshot(hotcfg *h, const hotcfg_snap **out)
+(hotcfg_snapshot)(hotcfg *h, const hotcfg_snap **out)
 {
-	const struct tls_slot *c = &tls_cache[0];
+	const struct hotcfg__slot *c = &hotcfg__tls[0];
 
-	if (HC_LIKELY(c->hid == h->id) &&
+	if (HC_LIKELY(c->hid == h->pub.id) &&
 	    HC_LIKELY(atomic_load_explicit(&h->ctl->generation,
 	    memory_order_acquire) == c->gen)) {
 		*out = c->snap;

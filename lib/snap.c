@@ -303,6 +303,13 @@ find(const struct hotcfg_snap *s, const char *key)
 	return hc_snap_find(s, key, strlen(key));
 }
 
+/* The same for a getter that knows where its type puts the key. */
+static inline __attribute__((always_inline)) const struct hc_rec *
+find_at(const struct hotcfg_snap *s, const char *key, unsigned koff)
+{
+	return hc_snap_find_at(s, key, strlen(key), 0, koff);
+}
+
 uint64_t
 hotcfg_snap_generation(const hotcfg_snap *s)
 {
@@ -344,7 +351,7 @@ hotcfg_snap_source(const hotcfg_snap *s, unsigned id)
 int
 hotcfg_get_int(const hotcfg_snap *s, const char *key, int64_t *out)
 {
-	const struct hc_rec *r = find(s, key);
+	const struct hc_rec *r = find_at(s, key, HC_KOFF_VALUE);
 
 	if (r == NULL)
 		return -ENOENT;
@@ -357,7 +364,7 @@ hotcfg_get_int(const hotcfg_snap *s, const char *key, int64_t *out)
 int
 hotcfg_get_float(const hotcfg_snap *s, const char *key, double *out)
 {
-	const struct hc_rec *r = find(s, key);
+	const struct hc_rec *r = find_at(s, key, HC_KOFF_VALUE);
 	int64_t i;
 
 	if (r == NULL)
@@ -377,7 +384,7 @@ hotcfg_get_float(const hotcfg_snap *s, const char *key, double *out)
 int
 hotcfg_get_bool(const hotcfg_snap *s, const char *key, bool *out)
 {
-	const struct hc_rec *r = find(s, key);
+	const struct hc_rec *r = find_at(s, key, HC_KOFF_VALUE);
 	uint64_t u;
 
 	if (r == NULL)
@@ -392,7 +399,7 @@ hotcfg_get_bool(const hotcfg_snap *s, const char *key, bool *out)
 int
 hotcfg_get_str(const hotcfg_snap *s, const char *key, const char **out)
 {
-	const struct hc_rec *r = find(s, key);
+	const struct hc_rec *r = find_at(s, key, HC_KOFF_TEXT);
 
 	if (r == NULL)
 		return -ENOENT;

@@ -428,9 +428,21 @@ hc_snap_probe_scalar(const struct hotcfg_snap *s, const char *key,
 	return hc_snap_probe_body(s, key, len, hv, 1);
 }
 
+/*
+ * koff is the key offset the caller expects, a constant: HC_KOFF_VALUE for
+ * a getter of BOOL, INT or FLOAT, HC_KOFF_TEXT for STR or BYTES, or 0 for
+ * any type.  With a constant, the key compare reads the record at a fixed
+ * offset, so its loads start as soon as the record's address is known,
+ * without waiting for the type byte; whether the type byte agrees is a
+ * branch, predicted.  A record of another type falls to the probe, which
+ * finds it all the same.
+ */
+#define HC_KOFF_TEXT  ((unsigned)sizeof(struct hc_rec))
+#define HC_KOFF_VALUE ((unsigned)sizeof(struct hc_rec) + 8u)
+
 static inline __attribute__((always_inline)) const struct hc_rec *
-hc_snap_find_with(const struct hotcfg_snap *s, const char *key, size_t len,
-    int scalar)
+hc_snap_find_at(const struct hotcfg_snap *s, const char *key, size_t len,
+    int scalar, unsigned koff)
 {
 	uint64_t hv = hc_key_hash(key, len, s->seed);
 	uint16_t t0 = hc_tag_of(hv, 0), t1 = hc_tag_of(hv, 1);
@@ -442,14 +454,22 @@ hc_snap_find_with(const struct hotcfg_snap *s, const char *key, size_t len,
 		const struct hc_rec *r = (const struct hc_rec *)(const void *)
 		    (s->base + (base & HC_BASE_MASK) + ((size_t)b->rel[p] << 3));
 		unsigned tb = r->type;
+		unsigned off = koff ? koff : hc_rec_keyoff_short(tb);
 		if (HC_LIKELY(!(tb & (HC_REC_EXT | HC_REC_LINK)) &&
+		    (koff == 0 || hc_rec_keyoff_short(tb) == koff) &&
 		    r->klen == len &&
-		    memcmp((const char *)r + hc_rec_keyoff_short(tb), key,
-		    len) == 0))
+		    memcmp((const char *)r + off, key, len) == 0))
 			return r;
 	}
 	return scalar ? hc_snap_probe_scalar(s, key, len, hv) :
 	    hc_snap_probe(s, key, len, hv);
+}
+
+static inline __attribute__((always_inline)) const struct hc_rec *
+hc_snap_find_with(const struct hotcfg_snap *s, const char *key, size_t len,
+    int scalar)
+{
+	return hc_snap_find_at(s, key, len, scalar, 0);
 }
 
 static inline const struct hc_rec *

@@ -139,6 +139,51 @@ Test(publish, reader_sees_what_was_published)
 	hc_pub_close(p);
 }
 
+/*
+ * hotcfg.h's inline hotcfg_snapshot() against the library's: the same
+ * snapshot from both, a new generation seen by both, and a second handle,
+ * which the inline code must never answer from the first handle's slot.
+ */
+Test(publish, inline_snapshot_agrees_with_the_library)
+{
+	int (*fn)(hotcfg *, const hotcfg_snap **) = hotcfg_snapshot;
+	struct hc_pub *p;
+	hotcfg *h, *h2;
+	const hotcfg_snap *a, *b, *c, *d;
+
+	cr_assert_eq(hc_pub_open(&p, dir, NULL), 0);
+	cr_assert_eq(hotcfg_open(&h, dir), 0);
+	cr_assert_eq(hotcfg_open(&h2, dir), 0);
+	cr_assert_eq(publish_n(p, 1, 8), 1);
+	for (int round = 0; round < 3; round++) {
+		uint64_t want = (uint64_t)round + 1;
+
+		cr_assert_eq(hotcfg_snapshot(h, &a), 0);      /* inline */
+		cr_assert_eq((hotcfg_snapshot)(h, &b), 0);    /* the library */
+		cr_assert_eq(fn(h, &c), 0);                   /* its address */
+		cr_assert_eq(a, b);
+		cr_assert_eq(a, c);
+		cr_assert_eq(hotcfg_snap_generation(a), want);
+		/* h2 maps its own copy; the inline code finds h's slot
+		 * first in this thread and must not hand it out for h2. */
+		cr_assert_eq(hotcfg_snapshot(h2, &d), 0);
+		cr_assert_neq(d, a);
+		cr_assert_eq(hotcfg_snap_generation(d), want);
+		cr_assert_eq(hotcfg_snapshot(h, &a), 0);
+		cr_assert_eq(a, b, "h's snapshot changed without a publish");
+		cr_assert_eq(publish_n(p, 1, 8), want + 1);
+		/* Both see the new generation at once, inline. */
+		cr_assert_eq(hotcfg_snapshot(h, &a), 0);
+		cr_assert_eq(hotcfg_snap_generation(a), want + 1);
+		cr_assert_eq(hotcfg_snapshot(h2, &d), 0);
+		cr_assert_eq(hotcfg_snap_generation(d), want + 1);
+		cr_assert_neq(d, a);
+	}
+	hotcfg_close(h2);
+	hotcfg_close(h);
+	hc_pub_close(p);
+}
+
 Test(publish, open_errors_are_clear)
 {
 	hotcfg *h;

@@ -549,7 +549,9 @@ Test(snapshot, vector_and_scalar_tag_compares_agree)
 }
 
 /* Both probes (vector and scalar tag compare) find key, the same record,
- * and it is the key's (not a link); or neither does. */
+ * and it is the key's (not a link); or neither does.  So do the typed
+ * getters' lookups, which compare the key at the offset their type
+ * implies and leave every other record to the probe. */
 static const struct hc_rec *
 find_both(const hotcfg_snap *s, const char *key, size_t len)
 {
@@ -557,6 +559,12 @@ find_both(const hotcfg_snap *s, const char *key, size_t len)
 	const struct hc_rec *c = hc_snap_find_with(s, key, len, 1);
 
 	cr_assert_eq(v, c, "%.40s: vector and scalar lookups disagree", key);
+	for (int sc = 0; sc < 2; sc++) {
+		cr_assert_eq(hc_snap_find_at(s, key, len, sc, HC_KOFF_VALUE), v,
+		    "%.40s: the lookup of BOOL, INT, FLOAT disagrees", key);
+		cr_assert_eq(hc_snap_find_at(s, key, len, sc, HC_KOFF_TEXT), v,
+		    "%.40s: the lookup of STR, BYTES disagrees", key);
+	}
 	if (v != NULL) {
 		cr_assert_neq(v->type, HC_REC_LINK, "%.40s: a link", key);
 		cr_assert_eq(hc_rec_klen(v), len, "%.40s: another key", key);

@@ -9,6 +9,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "hotcfg.h"
 #include "internal.h"
@@ -546,6 +548,51 @@ Test(snapshot, vector_and_scalar_tag_compares_agree)
 	cr_assert_eq(hc_tag_of(UINT64_C(7) << 48 | UINT64_C(9) << 32, 1), 9u);
 	cr_assert_eq(hc_pref_slot(UINT64_C(0xffffffff00ffffff)), 0);
 	cr_assert_eq(hc_pref_slot(UINT64_C(0xff000000)), HC_BUCKET_SLOTS - 1);
+}
+
+/*
+ * hc_key_eq(), the lookup's key compare, against memcmp(): every length
+ * from 0 to 96, equal and with one byte changed at every position, with
+ * both keys ending right before a page that cannot be read (a load past
+ * the end faults) and starting at every alignment.
+ */
+Test(snapshot, key_compare_agrees_with_memcmp_and_reads_no_further)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	unsigned char *m = mmap(NULL, (size_t)pg * 4, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned long checks = 0;
+
+	cr_assert_neq(m, MAP_FAILED);
+	/* Pages 1 and 3 are the guards; the keys end at pages 1 and 3. */
+	cr_assert_eq(mprotect(m + pg, (size_t)pg, PROT_NONE), 0);
+	cr_assert_eq(mprotect(m + 3 * pg, (size_t)pg, PROT_NONE), 0);
+	for (size_t len = 0; len <= 96; len++) {
+		char *a = (char *)m + pg - len, *b = (char *)m + 3 * pg - len;
+
+		for (size_t i = 0; i < len; i++)
+			a[i] = b[i] = (char)('a' + (i * 7 + len) % 26);
+		cr_assert(hc_key_eq(a, b, len), "len %zu: equal keys differ",
+		    len);
+		for (size_t i = 0; i < len; i++) {
+			b[i] ^= 0x20;
+			cr_assert(!hc_key_eq(a, b, len),
+			    "len %zu: a change at %zu is not seen", len, i);
+			cr_assert(!hc_key_eq(b, a, len));
+			b[i] ^= 0x20;
+			checks += 2;
+		}
+		/* From the start of page 2: page 1 before it is a guard. */
+		cr_assert(hc_key_eq((char *)m + 2 * pg, (char *)m + 2 * pg,
+		    len));
+	}
+	/* Page 0's start holds different bytes than page 2's: at least one
+	 * length must say so (the compare is not always "equal"). */
+	memset(m, 'x', 64);
+	memset(m + 2 * pg, 'y', 64);
+	cr_assert(!hc_key_eq((char *)m, (char *)m + 2 * pg, 20));
+	cr_assert_gt(checks, 9000);
+	munmap(m, (size_t)pg * 4);
 }
 
 /* Both probes (vector and scalar tag compare) find key, the same record,

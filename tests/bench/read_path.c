@@ -177,7 +177,7 @@ bmap_get(const struct bmap *m, const char *key, int64_t *out)
 		if (s->e == NULL)
 			return -ENOENT;
 		if (s->tag == tag && s->klen == len &&
-		    memcmp(s->e->key, key, len) == 0) {
+		    hc_key_eq(s->e->key, key, len)) {
 			*out = s->e->val;
 			return 0;
 		}

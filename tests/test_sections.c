@@ -406,6 +406,55 @@ Test(sections, every_line_break_of_libyaml_counts)
 	check_all(t, N(t), NULL);
 }
 
+/*
+ * The same breaks at every offset from the start of the text to 23 bytes
+ * in (the scan for them skips eight bytes at a time).  A text with one of
+ * them is parsed whole: with a break that separates two keys (valid
+ * YAML) in front of 3,000 more, the parse cache holds one chunk, where
+ * the same text with "\n" or "\r\n" there is cut into several.
+ */
+Test(sections, every_line_break_is_seen_at_every_offset)
+{
+	static const char *const brk[] = { "\r", "\xc2\x85", "\xe2\x80\xa8",
+		"\xe2\x80\xa9", "\n", "\r\n" };
+	char *tail = NULL, text[128];
+	size_t tlen = 0;
+	FILE *fp = open_memstream(&tail, &tlen);
+
+	cr_assert_not_null(fp);
+	for (unsigned i = 0; i < 3000; i++)
+		fprintf(fp, "key%u: %u\n", i, i);
+	fclose(fp);
+	for (size_t pad = 0; pad < 24; pad++) {
+		const char *t[N(brk)];
+
+		for (size_t k = 0; k < N(brk); k++) {
+			struct cfg_pcache *cache = NULL;
+			char *big;
+
+			snprintf(text, sizeof(text), "p: %.*s\na: 1%s...\nc: 3\n",
+			    (int)pad, "xxxxxxxxxxxxxxxxxxxxxxxx", brk[k]);
+			cr_assert(asprintf(&big, "p: %.*s\na: 1%sb: 2\n%s",
+			    (int)pad, "xxxxxxxxxxxxxxxxxxxxxxxx", brk[k],
+			    tail) > 0);
+			check(&cache, big, NULL);
+			if (k < 4)
+				cr_assert_leq(cfg_pcache_chunks(cache), 1,
+				    "break %zu at %zu: cut into %zu chunks", k,
+				    pad + 8, cfg_pcache_chunks(cache));
+			else
+				cr_assert_gt(cfg_pcache_chunks(cache), 1);
+			cfg_pcache_free(cache);
+			free(big);
+			t[k] = strdup(text);
+		}
+		check_all(t, N(t), NULL);
+		for (size_t k = 0; k < N(brk); k++)
+			free((char *)t[k]);
+	}
+	free(tail);
+}
+
 Test(sections, a_tag_or_anchor_above_an_indented_root_is_no_root_at_column_0)
 {
 	/* The start mark of a mapping with a tag or an anchor is the tag's:

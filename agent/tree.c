@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "node.h"
 #include "tree.h"
 
@@ -966,13 +967,18 @@ static int
 key_push_index(struct emit *e, size_t idx)
 {
 	char buf[32];
-	int n, rc;
+	size_t n;
+	int rc;
 
-	n = snprintf(buf, sizeof(buf), "[%zu]", idx);
-	if ((rc = key_reserve(e, (size_t)n)) != 0)
+	/* A sequence's index fits an int64_t: its node count is bounded. */
+	buf[0] = '[';
+	n = 1 + hc_format_int((int64_t)idx, buf + 1);
+	buf[n++] = ']';
+	buf[n] = '\0';
+	if ((rc = key_reserve(e, n)) != 0)
 		return rc;
-	memcpy(e->key + e->len, buf, (size_t)n + 1);
-	e->len += (size_t)n;
+	memcpy(e->key + e->len, buf, n + 1);
+	e->len += n;
 	return 0;
 }
 

@@ -188,7 +188,7 @@ hc_builder_add(struct hc_builder *b, const hotcfg_entry *e)
 	case HOTCFG_INT:
 		be->v.i = e->i;
 		if (text == NULL) {
-			snprintf(num, sizeof(num), "%" PRId64, e->i);
+			hc_format_int(e->i, num);
 			text = num;
 		}
 		break;

@@ -357,6 +357,106 @@ Test(snapshot, float_text_reads_back)
 	cr_assert_str_eq(buf, "1.0");
 }
 
+/* The rule hc_format_float() follows, written the slow way. */
+static void
+float_text_oracle(double f, char *buf, size_t len)
+{
+	if (isnan(f)) {
+		snprintf(buf, len, ".nan");
+		return;
+	}
+	if (isinf(f)) {
+		snprintf(buf, len, f < 0 ? "-.inf" : ".inf");
+		return;
+	}
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, len, "%.*g", prec, f);
+		if (strtod(buf, NULL) == f)
+			break;
+	}
+	if (strpbrk(buf, ".eEn") == NULL)
+		strcat(buf, ".0");
+}
+
+/*
+ * hc_format_float() writes most values without printf; its text must be
+ * the oracle's, byte for byte: decimals of 1 to 17 digits with 0 to 9
+ * places, random bit patterns, and the edges of the short path's range.
+ * hc_format_int() against printf at the edges and at random.
+ */
+Test(snapshot, number_texts_are_printf_s)
+{
+	static const double edge[] = { 1e-4, 1e15, 999999999999999.0,
+		999999999999999.9, 0.1 + 0.2, 123456.789, 1e-5, 5e-324,
+		1.7976931348623157e308, 0.0, -0.0, 1.0, -1.0, 0.5, 100.0,
+		4503599627370496.5, 9007199254740993.0, 0.000123456789012345 };
+	char got[64], want[64], txt[64];
+	uint64_t st = 0x9e3779b97f4a7c15u;
+	unsigned long n = 0;
+
+	for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
+		for (int sgn = 0; sgn < 2; sgn++) {
+			double f = sgn ? -edge[i] : edge[i];
+			double near[3] = { nextafter(f, -INFINITY), f,
+				nextafter(f, INFINITY) };
+
+			for (int j = 0; j < 3; j++) {
+				hc_format_float(near[j], got, sizeof(got));
+				float_text_oracle(near[j], want, sizeof(want));
+				cr_assert_str_eq(got, want, "%.17g", near[j]);
+			}
+		}
+	}
+	for (unsigned i = 0; i < 400000; i++) {
+		double f;
+		uint64_t r;
+
+		st ^= st >> 12;
+		st ^= st << 25;
+		st ^= st >> 27;
+		r = st * 2685821657736338717u;
+		if (i % 4 == 3) {
+			memcpy(&f, &r, sizeof(f));      /* any double */
+		} else {
+			/* m of up to 1 to 17 digits, 0 to 9 places */
+			unsigned places = (unsigned)((r >> 8) % 10);
+			uint64_t mod = 10, m;
+
+			for (unsigned d = (unsigned)(r % 17); d > 0; d--)
+				mod *= 10;
+			m = (r >> 16) % mod;
+			snprintf(txt, sizeof(txt), "%s%" PRIu64 "e-%u",
+			    (r >> 63) ? "-" : "", m, places);
+			f = strtod(txt, NULL);
+		}
+		hc_format_float(f, got, sizeof(got));
+		float_text_oracle(f, want, sizeof(want));
+		cr_assert_str_eq(got, want, "%.17g", f);
+		n++;
+	}
+	cr_assert_eq(n, 400000);
+
+	static const int64_t ints[] = { 0, 1, -1, 9, 10, -10, 99, 100,
+		INT64_MAX, INT64_MIN, INT64_MIN + 1, 1000000000000000000 };
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		size_t len = hc_format_int(ints[i], got);
+		snprintf(want, sizeof(want), "%" PRId64, ints[i]);
+		cr_assert_str_eq(got, want);
+		cr_assert_eq(len, strlen(want));
+	}
+	for (unsigned i = 0; i < 100000; i++) {
+		int64_t v;
+
+		st ^= st >> 12;
+		st ^= st << 25;
+		st ^= st >> 27;
+		v = (int64_t)(st * 2685821657736338717u) >> (st % 64);
+		hc_format_int(v, got);
+		snprintf(want, sizeof(want), "%" PRId64, v);
+		cr_assert_str_eq(got, want);
+	}
+}
+
 Test(snapshot, strerror_covers_library_and_errno_codes)
 {
 	cr_assert_str_eq(hotcfg_strerror(HOTCFG_ETYPE), "key has another type");

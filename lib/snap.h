@@ -483,11 +483,13 @@ hc_snap_find_at(const struct hotcfg_snap *s, const char *key, size_t len,
 		const struct hc_rec *r = (const struct hc_rec *)(const void *)
 		    (s->base + (base & HC_BASE_MASK) + ((size_t)b->rel[p] << 3));
 		unsigned tb = r->type;
-		unsigned off = koff ? koff : hc_rec_keyoff_short(tb);
+		/* (hc_rec_keyoff_short() only after the EXT and LINK test:
+		 * it shifts by the type byte.) */
 		if (HC_LIKELY(!(tb & (HC_REC_EXT | HC_REC_LINK)) &&
 		    (koff == 0 || hc_rec_keyoff_short(tb) == koff) &&
 		    r->klen == len &&
-		    hc_key_eq((const char *)r + off, key, len)))
+		    hc_key_eq((const char *)r +
+		    (koff ? koff : hc_rec_keyoff_short(tb)), key, len)))
 			return r;
 	}
 	return scalar ? hc_snap_probe_scalar(s, key, len, hv) :

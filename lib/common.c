@@ -189,15 +189,12 @@ format_short_decimal(double f, char *buf, size_t len)
 
 /*
  * The shortest decimal form that reads back to the same double, made to
- * look like a YAML 1.2 core-schema float ("1.0", not "1").  Values with a
- * few decimals (most of a configuration's) take format_short_decimal(),
- * which gives the same text without printf and strtod.
+ * look like a YAML 1.2 core-schema float ("1.0", not "1"), by the rule:
+ * the first of "%.15g", "%.16g", "%.17g" that strtod() reads back.
  */
 void
-hc_format_float(double f, char *buf, size_t len)
+hc_format_float_printf(double f, char *buf, size_t len)
 {
-	if (format_short_decimal(f, buf, len))
-		return;
 	if (isnan(f)) {
 		snprintf(buf, len, ".nan");
 		return;
@@ -213,4 +210,13 @@ hc_format_float(double f, char *buf, size_t len)
 	}
 	if (strpbrk(buf, ".eEn") == NULL && strlen(buf) + 3 <= len)
 		strcat(buf, ".0");
+}
+
+/* The same text; values with a few decimals (most of a configuration's)
+ * take format_short_decimal(), without printf and strtod. */
+void
+hc_format_float(double f, char *buf, size_t len)
+{
+	if (!format_short_decimal(f, buf, len))
+		hc_format_float_printf(f, buf, len);
 }

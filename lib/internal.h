@@ -146,6 +146,9 @@ int64_t hc_mono_ns(void);
 /* The canonical YAML text of a float, shortest form that reads back
  * exactly ("2.5", "1e+300", ".inf", "-.inf", ".nan").  buf >= 32 bytes. */
 void hc_format_float(double f, char *buf, size_t len);
+/* The same by its rule, with printf and strtod every time (the tests'
+ * reference for hc_format_float()'s short path). */
+void hc_format_float_printf(double f, char *buf, size_t len);
 /* The decimal text of v, NUL-terminated, as "%" PRId64 writes it; buf >=
  * 21 bytes.  Returns its length. */
 size_t hc_format_int(int64_t v, char *buf);

@@ -408,10 +408,11 @@ static inline const struct hc_rec *hc_rec_follow(const unsigned char *blob,
  * the bucket is in, as with one slot per key.  The slot, both tag choices
  * and the key's hash are ready before the bucket arrives; what the bucket
  * adds to the path is the base's tag bit (a select) and the record's
- * address (base + 8 * rel).  The inline test takes the key's offset from
- * hc_rec_keyoff_short() (records without the extension, not links): the
- * type-dependent offset sits between loading the record and comparing the
- * key, the path every lookup waits on.  The rest of the probe
+ * address (base + 8 * rel).  The inline test compares the key at the
+ * offset the caller's type implies (hc_snap_find_at() below), or, for a
+ * caller of any type, at hc_rec_keyoff_short() of the record's type byte
+ * (records without the extension, not links), which puts that byte's load
+ * between the record's address and the compare.  The rest of the probe
  * (hc_snap_probe: every slot whose tag matches, all 20 tags compared at
  * once, then the following buckets until one with an empty slot) is out
  * of line, which keeps the fast path's registers free.  The tests run the

@@ -51,8 +51,10 @@
 
 #include "dump.h"
 #include "hard.h"
+#include "tree.h"
 
 #define HISTORY 2
+#define MAX_NODES 10000   /* the agent's limit: the alias bomb exceeds it */
 #define MAXGEN_LOG 200000
 
 /* ------------------------------------------------------------------ */
@@ -660,20 +662,55 @@ put_cm(void)
 	fig.kubelet++;
 }
 
+/*
+ * Documents the agent must refuse, and whose first halves it must refuse
+ * too: the truncate-and-write style leaves a file at its first half for a
+ * moment, and a reader may see whatever the agent made of it (the two
+ * with a duplicate key and a bad !!int were "a: 1\na: 2\n" and "v: !!int
+ * nope\n", whose halves "a: 1\n" and "v: !!in" are good YAML: a run
+ * published dir.a = 1).  halves_are_refused() checks it at start.
+ */
 static const char *const broken_docs[] = {
 	"{v: [unclosed\n",
-	"a: 1\na: 2\n",
+	"{a: 1, a: 2}\n",
 	"\t- tab indented: [\n",
 	"l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n"
 	"l1: &l1 [*l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0]\n"
 	"l2: &l2 [*l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1]\n"
 	"l3: &l3 [*l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2]\n"
 	"l4: &l4 [*l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3]\n",
-	"v: !!int nope\n",
+	"{v: !!int nope}\n",
 	/* Not UTF-8 (and no byte order mark: FF FE would make it a valid
 	 * UTF-16 document). */
 	"a: \xc3\x28 garbage \xe2\x82\n",
 };
+
+/* Every broken document, and its first half, fails to load (with the
+ * agent's limits in this run). */
+static void
+halves_are_refused(void)
+{
+	struct cfg_limits lim;
+
+	cfg_limits_default(&lim);
+	lim.max_nodes = MAX_NODES;
+	for (size_t i = 0; i < sizeof(broken_docs) / sizeof(broken_docs[0]);
+	    i++) {
+		size_t len = strlen(broken_docs[i]);
+
+		for (size_t n = len / 2; n <= len; n += len - len / 2) {
+			struct cfg_node *tree = NULL;
+			struct cfg_error err;
+
+			if (cfg_load_yaml("doc", broken_docs[i], n, 0, &lim,
+			    &tree, &err) == 0) {
+				fprintf(stderr, "torture: broken document %zu "
+				    "loads from its first %zu bytes\n", i, n);
+				exit(2);
+			}
+		}
+	}
+}
 
 /* Break a YAML source (app.yaml or dir/a.yaml).  The next good write of
  * it recovers. */
@@ -826,12 +863,12 @@ setup_sources(void)
 	if (th_writef(cfgpath,
 	    "dir: %s\n"
 	    "history: %d\n"
-	    "limits: {max_nodes: 10000}\n"
+	    "limits: {max_nodes: %d}\n"
 	    "sources:\n"
 	    "  - {file: %s/app.yaml, prefix: app}\n"
 	    "  - {dir: %s/dir, prefix: dir}\n"
 	    "  - {dir: %s/cm, prefix: cm}\n",
-	    pub, HISTORY, src, src, src) != 0)
+	    pub, HISTORY, MAX_NODES, src, src, src) != 0)
 		fail_setup(cfgpath);
 }
 
@@ -893,6 +930,7 @@ main(int argc, char **argv)
 		return reader_main(argv[2], atoi(argv[3]), atoi(argv[4]),
 		    argv[5]);
 	}
+	halves_are_refused();
 	rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	while ((ch = getopt(argc, argv, "s:r:t:S:d:kK")) != -1) {
 		switch (ch) {

@@ -697,10 +697,12 @@ halves_are_refused(void)
 	for (size_t i = 0; i < sizeof(broken_docs) / sizeof(broken_docs[0]);
 	    i++) {
 		size_t len = strlen(broken_docs[i]);
+		const size_t sizes[2] = { len / 2, len };  /* half, whole */
 
-		for (size_t n = len / 2; n <= len; n += len - len / 2) {
+		for (size_t k = 0; k < 2; k++) {
 			struct cfg_node *tree = NULL;
 			struct cfg_error err;
+			size_t n = sizes[k];
 
 			if (cfg_load_yaml("doc", broken_docs[i], n, 0, &lim,
 			    &tree, &err) == 0) {

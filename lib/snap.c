@@ -303,11 +303,20 @@ find(const struct hotcfg_snap *s, const char *key)
 	return hc_snap_find(s, key, strlen(key));
 }
 
-/* The same for a getter that knows where its type puts the key. */
+/* The pairs the typed getters take under HC_WANT_PAIR differ in bit 0
+ * only, and keep their key at the same offset. */
+_Static_assert((HOTCFG_INT & 1) == 0 && (HOTCFG_INT | 1) == HOTCFG_FLOAT,
+    "INT and FLOAT are a pair");
+_Static_assert((HOTCFG_STR & 1) == 0 && (HOTCFG_STR | 1) == HOTCFG_BYTES,
+    "STR and BYTES are a pair");
+
+/* The same for a getter that takes the records whose type byte, under
+ * wmask, is want (hc_snap_find_typed()). */
 static inline __attribute__((always_inline)) const struct hc_rec *
-find_at(const struct hotcfg_snap *s, const char *key, unsigned koff)
+find_typed(const struct hotcfg_snap *s, const char *key, unsigned wmask,
+    unsigned want)
 {
-	return hc_snap_find_at(s, key, strlen(key), 0, koff);
+	return hc_snap_find_typed(s, key, strlen(key), 0, wmask, want);
 }
 
 uint64_t
@@ -351,10 +360,15 @@ hotcfg_snap_source(const hotcfg_snap *s, unsigned id)
 int
 hotcfg_get_int(const hotcfg_snap *s, const char *key, int64_t *out)
 {
-	const struct hc_rec *r = find_at(s, key, HC_KOFF_VALUE);
+	const struct hc_rec *r = find_typed(s, key, HC_WANT_ONE, HOTCFG_INT);
 
 	if (r == NULL)
 		return -ENOENT;
+	if (HC_LIKELY(r->type == HOTCFG_INT)) {
+		/* What the inline test takes: the value after the header. */
+		memcpy(out, r + 1, sizeof(*out));
+		return 0;
+	}
 	if (hc_rec_type(r) != HOTCFG_INT)
 		return HOTCFG_ETYPE;
 	memcpy(out, hc_rec_value(r), sizeof(*out));
@@ -364,7 +378,8 @@ hotcfg_get_int(const hotcfg_snap *s, const char *key, int64_t *out)
 int
 hotcfg_get_float(const hotcfg_snap *s, const char *key, double *out)
 {
-	const struct hc_rec *r = find_at(s, key, HC_KOFF_VALUE);
+	/* FLOAT and INT (an integer reads as a float) differ in bit 0. */
+	const struct hc_rec *r = find_typed(s, key, HC_WANT_PAIR, HOTCFG_INT);
 	int64_t i;
 
 	if (r == NULL)
@@ -384,7 +399,7 @@ hotcfg_get_float(const hotcfg_snap *s, const char *key, double *out)
 int
 hotcfg_get_bool(const hotcfg_snap *s, const char *key, bool *out)
 {
-	const struct hc_rec *r = find_at(s, key, HC_KOFF_VALUE);
+	const struct hc_rec *r = find_typed(s, key, HC_WANT_ONE, HOTCFG_BOOL);
 	uint64_t u;
 
 	if (r == NULL)
@@ -399,7 +414,7 @@ hotcfg_get_bool(const hotcfg_snap *s, const char *key, bool *out)
 int
 hotcfg_get_str(const hotcfg_snap *s, const char *key, const char **out)
 {
-	const struct hc_rec *r = find_at(s, key, HC_KOFF_TEXT);
+	const struct hc_rec *r = find_typed(s, key, HC_WANT_ONE, HOTCFG_STR);
 
 	if (r == NULL)
 		return -ENOENT;
@@ -413,7 +428,8 @@ int
 hotcfg_get_bytes(const hotcfg_snap *s, const char *key, const void **data,
     size_t *len)
 {
-	const struct hc_rec *r = find(s, key);
+	/* STR and BYTES differ in bit 0. */
+	const struct hc_rec *r = find_typed(s, key, HC_WANT_PAIR, HOTCFG_STR);
 
 	if (r == NULL)
 		return -ENOENT;

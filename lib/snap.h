@@ -408,11 +408,9 @@ static inline const struct hc_rec *hc_rec_follow(const unsigned char *blob,
  * the bucket is in, as with one slot per key.  The slot, both tag choices
  * and the key's hash are ready before the bucket arrives; what the bucket
  * adds to the path is the base's tag bit (a select) and the record's
- * address (base + 8 * rel).  The inline test compares the key at the
- * offset the caller's type implies (hc_snap_find_at() below), or, for a
- * caller of any type, at hc_rec_keyoff_short() of the record's type byte
- * (records without the extension, not links), which puts that byte's load
- * between the record's address and the compare.  The rest of the probe
+ * address (base + 8 * rel).  How the inline test reads the record depends
+ * on the caller: hc_snap_find_typed() and hc_snap_find_any() below.  The
+ * rest of the probe
  * (hc_snap_probe: every slot whose tag matches, all 20 tags compared at
  * once, then the following buckets until one with an empty slot) is out
  * of line, which keeps the fast path's registers free.  The tests run the
@@ -459,20 +457,70 @@ hc_snap_probe_scalar(const struct hotcfg_snap *s, const char *key,
 }
 
 /*
- * koff is the key offset the caller expects, a constant: HC_KOFF_VALUE for
- * a getter of BOOL, INT or FLOAT, HC_KOFF_TEXT for STR or BYTES, or 0 for
- * any type.  With a constant, the key compare reads the record at a fixed
- * offset, so its loads start as soon as the record's address is known,
- * without waiting for the type byte; whether the type byte agrees is a
- * branch, predicted.  A record of another type falls to the probe, which
- * finds it all the same.
+ * The lookup of a typed getter.  It takes the records whose type byte,
+ * masked with wmask, is want: a constant type (or a pair of types that
+ * differ in bit 0, under wmask 0xfe) without HC_REC_EXT or HC_REC_LINK.
+ * Those keep their key at a fixed offset, so the compare's loads start as
+ * soon as the record's address is known, and the key's length and the
+ * type byte, which lie next to each other, are checked with one compare.
+ * Every other record (another type, the extension, a link) falls to the
+ * probe, which finds it all the same: the getter then tells the caller
+ * what it found.  A record the inline test accepts is r->type & wmask ==
+ * want, so a getter testing that again learns where the value lies.
  */
-#define HC_KOFF_TEXT  ((unsigned)sizeof(struct hc_rec))
-#define HC_KOFF_VALUE ((unsigned)sizeof(struct hc_rec) + 8u)
+/* A record's key length and type byte under wmask: klen | type << 16.
+ * On a little-endian machine one load of the four bytes from klen on. */
+static inline uint32_t hc_rec_head(const struct hc_rec *r, unsigned wmask)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint32_t w;
+
+	_Static_assert(offsetof(struct hc_rec, type) ==
+	    offsetof(struct hc_rec, klen) + 2, "type follows klen");
+	memcpy(&w, (const char *)r + offsetof(struct hc_rec, klen), sizeof(w));
+	return w & (0xffffu | (uint32_t)wmask << 16);
+#else
+	return (uint32_t)r->klen | (uint32_t)(r->type & wmask) << 16;
+#endif
+}
+
+#define HC_WANT_ONE  0xffu      /* wmask: exactly want */
+#define HC_WANT_PAIR 0xfeu      /* wmask: want or want + 1 */
 
 static inline __attribute__((always_inline)) const struct hc_rec *
-hc_snap_find_at(const struct hotcfg_snap *s, const char *key, size_t len,
-    int scalar, unsigned koff)
+hc_snap_find_typed(const struct hotcfg_snap *s, const char *key, size_t len,
+    int scalar, unsigned wmask, unsigned want)
+{
+	uint64_t hv = hc_key_hash(key, len, s->seed);
+	uint16_t t0 = hc_tag_of(hv, 0), t1 = hc_tag_of(hv, 1);
+	unsigned p = hc_pref_slot(hv);
+	const struct hc_bucket *b = &s->index[hv & s->bmask];
+	uint32_t base = b->base;
+	/* klen, type (without the bits wmask clears), in one word. */
+	uint32_t head = (uint32_t)len | (uint32_t)want << 16;
+
+	if (HC_LIKELY(b->tag[p] == ((base & HC_BASE_ALT) ? t1 : t0) &&
+	    len <= HC_REC_KLEN_MAX)) {
+		const struct hc_rec *r = (const struct hc_rec *)(const void *)
+		    (s->base + (base & HC_BASE_MASK) + ((size_t)b->rel[p] << 3));
+		if (HC_LIKELY(hc_rec_head(r, wmask) == head &&
+		    hc_key_eq((const char *)r + hc_rec_keyoff_short(want), key,
+		    len)))
+			return r;
+	}
+	return scalar ? hc_snap_probe_scalar(s, key, len, hv) :
+	    hc_snap_probe(s, key, len, hv);
+}
+
+/*
+ * The lookup of a caller of any type.  The inline test compares the key at
+ * hc_rec_keyoff_short() of the record's type byte (records without the
+ * extension, not links), which puts that byte's load between the record's
+ * address and the compare.
+ */
+static inline __attribute__((always_inline)) const struct hc_rec *
+hc_snap_find_any(const struct hotcfg_snap *s, const char *key, size_t len,
+    int scalar)
 {
 	uint64_t hv = hc_key_hash(key, len, s->seed);
 	uint16_t t0 = hc_tag_of(hv, 0), t1 = hc_tag_of(hv, 1);
@@ -487,10 +535,9 @@ hc_snap_find_at(const struct hotcfg_snap *s, const char *key, size_t len,
 		/* (hc_rec_keyoff_short() only after the EXT and LINK test:
 		 * it shifts by the type byte.) */
 		if (HC_LIKELY(!(tb & (HC_REC_EXT | HC_REC_LINK)) &&
-		    (koff == 0 || hc_rec_keyoff_short(tb) == koff) &&
 		    r->klen == len &&
-		    hc_key_eq((const char *)r +
-		    (koff ? koff : hc_rec_keyoff_short(tb)), key, len)))
+		    hc_key_eq((const char *)r + hc_rec_keyoff_short(tb), key,
+		    len)))
 			return r;
 	}
 	return scalar ? hc_snap_probe_scalar(s, key, len, hv) :
@@ -501,7 +548,7 @@ static inline __attribute__((always_inline)) const struct hc_rec *
 hc_snap_find_with(const struct hotcfg_snap *s, const char *key, size_t len,
     int scalar)
 {
-	return hc_snap_find_at(s, key, len, scalar, 0);
+	return hc_snap_find_any(s, key, len, scalar);
 }
 
 static inline const struct hc_rec *

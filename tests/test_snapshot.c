@@ -678,8 +678,8 @@ Test(snapshot, key_compare_agrees_with_memcmp_and_reads_no_further)
 
 /* Both probes (vector and scalar tag compare) find key, the same record,
  * and it is the key's (not a link); or neither does.  So do the typed
- * getters' lookups, which compare the key at the offset their type
- * implies and leave every other record to the probe. */
+ * getters' lookups, which take records of their type (or pair of types)
+ * inline, and leave every other record to the probe. */
 static const struct hc_rec *
 find_both(const hotcfg_snap *s, const char *key, size_t len)
 {
@@ -688,10 +688,18 @@ find_both(const hotcfg_snap *s, const char *key, size_t len)
 
 	cr_assert_eq(v, c, "%.40s: vector and scalar lookups disagree", key);
 	for (int sc = 0; sc < 2; sc++) {
-		cr_assert_eq(hc_snap_find_at(s, key, len, sc, HC_KOFF_VALUE), v,
-		    "%.40s: the lookup of BOOL, INT, FLOAT disagrees", key);
-		cr_assert_eq(hc_snap_find_at(s, key, len, sc, HC_KOFF_TEXT), v,
-		    "%.40s: the lookup of STR, BYTES disagrees", key);
+		static const struct {
+			unsigned wmask, want;
+		} typed[] = {
+			{ HC_WANT_ONE, HOTCFG_BOOL }, { HC_WANT_ONE, HOTCFG_INT },
+			{ HC_WANT_PAIR, HOTCFG_INT }, { HC_WANT_ONE, HOTCFG_STR },
+			{ HC_WANT_PAIR, HOTCFG_STR },
+		};
+		for (size_t t = 0; t < sizeof(typed) / sizeof(typed[0]); t++)
+			cr_assert_eq(hc_snap_find_typed(s, key, len, sc,
+			    typed[t].wmask, typed[t].want), v,
+			    "%.40s: the lookup of type %u/%#x disagrees", key,
+			    typed[t].want, typed[t].wmask);
 	}
 	if (v != NULL) {
 		cr_assert_neq(v->type, HC_REC_LINK, "%.40s: a link", key);
@@ -816,6 +824,68 @@ check_index(const hotcfg_snap *s, struct ixstat *st)
 		}
 	}
 	cr_assert_eq(st->keys, s->count);
+}
+
+/*
+ * An absent key that meets a present key's record in its own preferred
+ * slot, under its own tag, and is a prefix of that key: only the key
+ * length tells them apart, since the compare of the shorter key's bytes
+ * agrees.  The present key is searched for: the seed depends only on the
+ * keys' first 8 bytes and their count (see below), so one build of one
+ * key tells it, and about one candidate in 20 x 65536 times the buckets
+ * collides with its own prefix.
+ */
+#define PK_FMT "prefix.k.%07u.x"        /* 18 bytes; the prefix 17 */
+
+Test(snapshot, a_prefix_in_the_same_slot_with_the_same_tag_is_absent)
+{
+	char key[32], pre[32];
+	void *blob;
+	size_t size;
+	hotcfg_snap *s;
+	uint64_t seed, bmask, hk, hp;
+	unsigned id;
+	int64_t x;
+	const struct hc_bucket *b;
+
+	build_ints(1, PK_FMT, &blob, &size);
+	cr_assert_eq(hc_snap_wrap(blob, size, &s), 0);
+	seed = s->seed;
+	bmask = s->bmask;
+	hc_snap_unwrap(s);
+	free(blob);
+	for (id = 0;; id++) {
+		cr_assert_lt(id, 100000000u, "no colliding key found");
+		snprintf(key, sizeof(key), PK_FMT, id);
+		hk = hc_key_hash(key, strlen(key), seed);
+		hp = hc_key_hash(key, strlen(key) - 1, seed);
+		if (((hk ^ hp) & bmask) == 0 &&
+		    hc_pref_slot(hk) == hc_pref_slot(hp) &&
+		    hc_tag_of(hk, 0) == hc_tag_of(hp, 0))
+			break;
+	}
+	memcpy(pre, key, strlen(key) - 1);
+	pre[strlen(key) - 1] = '\0';
+	build_ids(&id, 1, PK_FMT, &blob, &size);
+	cr_assert_eq(hc_snap_wrap(blob, size, &s), 0);
+	cr_assert_eq(s->seed, seed, "the seed depends on more than the "
+	    "keys' first 8 bytes and count");
+	/* The collision is real: the prefix's preferred slot holds the key's
+	 * record under the prefix's tag (a bucket of one key takes its tags
+	 * from bits 48-63). */
+	b = &s->index[hp & s->bmask];
+	cr_assert_eq(b->tag[hc_pref_slot(hp)], hc_tag(hp, b->base),
+	    "the bucket's tags are from bits 32-47");
+	cr_assert_eq(hc_slot_rec(s->base, b, hc_pref_slot(hp)),
+	    hc_snap_find(s, key, strlen(key)));
+	cr_assert_not_null(find_both(s, key, strlen(key)), "%s", key);
+	cr_assert_null(find_both(s, pre, strlen(pre)), "%s found as %s", pre,
+	    key);
+	cr_assert_eq(hotcfg_get_int(s, pre, &x), -ENOENT);
+	cr_assert_eq(hotcfg_get_int(s, key, &x), 0);
+	cr_assert_eq(x, (int64_t)id * 11);
+	hc_snap_unwrap(s);
+	free(blob);
 }
 
 /*

@@ -19,6 +19,7 @@
 #ifndef HOTCFG_BENCH_H
 #define HOTCFG_BENCH_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -337,10 +338,97 @@ bench_read_file(const char *path, size_t *lenp)
 
 /* ------------------------------------------------------------ scratch */
 
+static inline void bench_rmtree(const char *path);
+
+/*
+ * The pid in a scratch directory's name, hotcfg-bench-TAG-PID-XXXXXX (the
+ * last part is mkdtemp's, letters and digits), or 0 if it has none.
+ */
+static inline long
+bench_scratch_owner(const char *name)
+{
+	const char *x = strrchr(name, '-'), *p;
+	long pid = 0;
+
+	if (strncmp(name, "hotcfg-bench-", 13) != 0 || x == NULL)
+		return 0;
+	for (p = x; p > name + 13 && p[-1] >= '0' && p[-1] <= '9'; p--)
+		;
+	if (p == x || p[-1] != '-' || x - p > 9)
+		return 0;
+	for (; p < x; p++)
+		pid = pid * 10 + (*p - '0');
+	return pid;
+}
+
+/*
+ * What a benchmark killed before its cleanup left in base: scratch
+ * directories whose owner is gone, and the agents it started there,
+ * which outlive it (any process whose command line names such a
+ * directory).  The agents are stopped, then the directories removed.
+ * Called before each new scratch directory is made.
+ */
+static inline void
+bench_sweep(const char *base)
+{
+	DIR *d = opendir(base), *pd;
+	struct dirent *e, *pe;
+	char dir[512], path[600], cmd[4096];
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		long owner = bench_scratch_owner(e->d_name);
+		size_t dl;
+
+		if (owner <= 0 || kill((pid_t)owner, 0) == 0 || errno != ESRCH)
+			continue;
+		dl = (size_t)snprintf(dir, sizeof(dir), "%s/%s", base,
+		    e->d_name);
+		if (dl >= sizeof(dir) || (pd = opendir("/proc")) == NULL)
+			continue;
+		while ((pe = readdir(pd)) != NULL) {
+			long pid = strtol(pe->d_name, NULL, 10);
+			size_t al;
+			ssize_t n;
+			int fd;
+
+			if (pid <= 0 || pid == (long)getpid())
+				continue;
+			snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+			if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+				continue;
+			n = read(fd, cmd, sizeof(cmd) - 1);
+			close(fd);
+			if (n <= 0)
+				continue;
+			cmd[n] = '\0';
+			/* argv[0] is an agent; the rest names the directory. */
+			al = strlen(cmd);
+			if (al < 7 || strcmp(cmd + al - 7, "hotcfgd") != 0)
+				continue;
+			for (ssize_t i = 0; i < n; i++)
+				if (cmd[i] == '\0')
+					cmd[i] = ' ';
+			if (strstr(cmd, dir) != NULL) {
+				fprintf(stderr, "bench: stopping pid %ld, left "
+				    "running in %s\n", pid, dir);
+				kill((pid_t)pid, SIGTERM);
+			}
+		}
+		closedir(pd);
+		fprintf(stderr, "bench: removing %s (its run, pid %ld, is "
+		    "gone)\n", dir, owner);
+		bench_rmtree(dir);
+	}
+	closedir(d);
+}
+
 /*
  * A scratch directory on tmpfs when there is one (/dev/shm, where hotcfg
- * publishes in production), else under $TMPDIR.  The caller removes it
- * with bench_rmtree().
+ * publishes in production), else under $TMPDIR, named after tag and this
+ * process.  The caller removes it with bench_rmtree(); what a killed run
+ * left is swept first (bench_sweep()).
  */
 static inline char *
 bench_tmpdir(const char *tag)
@@ -349,7 +437,9 @@ bench_tmpdir(const char *tag)
 	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" :
 	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 
-	snprintf(path, sizeof(path), "%s/hotcfg-bench-%s-XXXXXX", base, tag);
+	bench_sweep(base);
+	snprintf(path, sizeof(path), "%s/hotcfg-bench-%s-%ld-XXXXXX", base,
+	    tag, (long)getpid());
 	if (mkdtemp(path) == NULL)
 		return NULL;
 	return strdup(path);

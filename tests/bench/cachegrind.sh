@@ -31,7 +31,8 @@ if ! command -v valgrind >/dev/null 2>&1; then
 fi
 base=/tmp
 [ -w /dev/shm ] && base=/dev/shm
-dir=$(mktemp -d "$base/hotcfg-bench-cg-XXXXXX") || exit 1
+# (The pid in the name lets a later run remove what a killed one left.)
+dir=$(mktemp -d "$base/hotcfg-bench-cg-$$-XXXXXX") || exit 1
 trap 'rm -rf "$dir"' EXIT
 
 BENCH_CG_DIR=$dir "$BIN/read_path" -l -k "$KEYS" >"$dir/layout.out" \

@@ -1,6 +1,7 @@
 #!/bin/sh
 # run.sh - the driver behind `make bench`: runs the benchmark programs,
-# prints one table, writes the same figures to $HOTCFG_BUILD/bench.json.
+# prints one table, writes the same figures to $HOTCFG_BUILD/bench.json
+# (a run of named parts: bench-PART-PART.json next to it).
 #
 #   HOTCFG_BUILD=/abs/build tests/bench/run.sh [PART...]
 #
@@ -25,7 +26,13 @@ set -u
 B=$HOTCFG_BUILD
 BIN=${BENCH_BIN:-$B/bench}
 LOGS=${BENCH_LOGS:-$B/bench-logs}
-JSON=${BENCH_JSON:-$B/bench.json}
+# A run of some parts leaves the whole run's bench.json alone: its figures
+# go to bench-PART-PART.json.
+if [ $# -eq 0 ]; then
+	JSON=${BENCH_JSON:-$B/bench.json}
+else
+	JSON=${BENCH_JSON:-$B/bench-$(echo "$*" | tr ' ' '-').json}
+fi
 smoke=
 [ -n "${BENCH_SMOKE:-}" ] && smoke=-s
 mkdir -p "$LOGS"

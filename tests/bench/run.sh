@@ -93,8 +93,8 @@ for p in $parts; do
 		# shellcheck disable=SC2086
 		run_one reload reload ${BENCH_RELOAD_ARGS:-} ;;
 	reload-b)
-		# shellcheck disable=SC2086
 		TAG=reload_buried
+		# shellcheck disable=SC2086
 		run_one reload reload-b -b ${BENCH_RELOAD_ARGS:-}
 		TAG= ;;
 	build)

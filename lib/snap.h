@@ -456,18 +456,6 @@ hc_snap_probe_scalar(const struct hotcfg_snap *s, const char *key,
 	return hc_snap_probe_body(s, key, len, hv, 1);
 }
 
-/*
- * The lookup of a typed getter.  It takes the records whose type byte,
- * masked with wmask, is want: a constant type (or a pair of types that
- * differ in bit 0, under wmask 0xfe) without HC_REC_EXT or HC_REC_LINK.
- * Those keep their key at a fixed offset, so the compare's loads start as
- * soon as the record's address is known, and the key's length and the
- * type byte, which lie next to each other, are checked with one compare.
- * Every other record (another type, the extension, a link) falls to the
- * probe, which finds it all the same: the getter then tells the caller
- * what it found.  A record the inline test accepts is r->type & wmask ==
- * want, so a getter testing that again learns where the value lies.
- */
 /* A record's key length and type byte under wmask: klen | type << 16.
  * On a little-endian machine one load of the four bytes from klen on. */
 static inline uint32_t hc_rec_head(const struct hc_rec *r, unsigned wmask)
@@ -487,27 +475,76 @@ static inline uint32_t hc_rec_head(const struct hc_rec *r, unsigned wmask)
 #define HC_WANT_ONE  0xffu      /* wmask: exactly want */
 #define HC_WANT_PAIR 0xfeu      /* wmask: want or want + 1 */
 
+/* Is r the key's record, of the type wmask and want accept (head: the key
+ * length and want, as hc_rec_head() gives them)? */
+static inline __attribute__((always_inline)) int
+hc_rec_is_typed(const struct hc_rec *r, const char *key, size_t len,
+    uint32_t head, unsigned wmask, unsigned want)
+{
+	return hc_rec_head(r, wmask) == head &&
+	    hc_key_eq((const char *)r + hc_rec_keyoff_short(want), key, len);
+}
+
+/*
+ * The lookup of a typed getter.  It takes inline the records whose type
+ * byte, masked with wmask, is want: a constant type (or a pair of types
+ * that differ in bit 0, under HC_WANT_PAIR) without HC_REC_EXT or
+ * HC_REC_LINK.  Those keep their key at a fixed offset, so the compare's
+ * loads start as soon as the record's address is known, and the key's
+ * length and the type byte, which lie next to each other, are checked
+ * with one compare.  It tries the key's preferred slot, then the first
+ * slot of the home bucket with the key's tag (where the builder's tag
+ * choice puts a key that is not in its preferred slot, about one in ten),
+ * both inline; hc_snap_try_typed() stops there with NULL, and
+ * hc_snap_find_typed() goes on with the probe, which also finds what the
+ * inline tests leave to it: another type, the extension, a link, a key
+ * carried out of its home bucket.  A record the inline tests accept has
+ * r->type & wmask == want, so a getter testing that again learns where
+ * the value lies.
+ */
+static inline __attribute__((always_inline)) const struct hc_rec *
+hc_snap_try_typed(const struct hotcfg_snap *s, const char *key, size_t len,
+    uint64_t hv, int scalar, unsigned wmask, unsigned want)
+{
+	uint16_t t0 = hc_tag_of(hv, 0), t1 = hc_tag_of(hv, 1), tag;
+	unsigned p = hc_pref_slot(hv), m;
+	const struct hc_bucket *b = &s->index[hv & s->bmask];
+	uint32_t base = b->base;
+	/* klen, type (without the bits wmask clears), in one word. */
+	uint32_t head = (uint32_t)len | (uint32_t)want << 16;
+	const struct hc_rec *r;
+
+	if (HC_UNLIKELY(len > HC_REC_KLEN_MAX))
+		return NULL;
+	tag = (base & HC_BASE_ALT) ? t1 : t0;
+	if (HC_LIKELY(b->tag[p] == tag)) {
+		r = (const struct hc_rec *)(const void *)(s->base +
+		    (base & HC_BASE_MASK) + ((size_t)b->rel[p] << 3));
+		if (HC_LIKELY(hc_rec_is_typed(r, key, len, head, wmask, want)))
+			return r;
+	}
+	/* Not in its preferred slot: the first slot of the home bucket with
+	 * its tag holds its record, unless it was carried on or is absent. */
+	m = scalar ? hc_bucket_match_scalar(b, tag) : hc_bucket_match(b, tag);
+	if (m != 0) {
+		r = hc_slot_rec(s->base, b, (unsigned)__builtin_ctz(m));
+		if (hc_rec_is_typed(r, key, len, head, wmask, want))
+			return r;
+	}
+	return NULL;
+}
+
+/* The same, then the probe: the record, or NULL if the key is absent. */
 static inline __attribute__((always_inline)) const struct hc_rec *
 hc_snap_find_typed(const struct hotcfg_snap *s, const char *key, size_t len,
     int scalar, unsigned wmask, unsigned want)
 {
 	uint64_t hv = hc_key_hash(key, len, s->seed);
-	uint16_t t0 = hc_tag_of(hv, 0), t1 = hc_tag_of(hv, 1);
-	unsigned p = hc_pref_slot(hv);
-	const struct hc_bucket *b = &s->index[hv & s->bmask];
-	uint32_t base = b->base;
-	/* klen, type (without the bits wmask clears), in one word. */
-	uint32_t head = (uint32_t)len | (uint32_t)want << 16;
+	const struct hc_rec *r = hc_snap_try_typed(s, key, len, hv, scalar,
+	    wmask, want);
 
-	if (HC_LIKELY(b->tag[p] == ((base & HC_BASE_ALT) ? t1 : t0) &&
-	    len <= HC_REC_KLEN_MAX)) {
-		const struct hc_rec *r = (const struct hc_rec *)(const void *)
-		    (s->base + (base & HC_BASE_MASK) + ((size_t)b->rel[p] << 3));
-		if (HC_LIKELY(hc_rec_head(r, wmask) == head &&
-		    hc_key_eq((const char *)r + hc_rec_keyoff_short(want), key,
-		    len)))
-			return r;
-	}
+	if (r != NULL)
+		return r;
 	return scalar ? hc_snap_probe_scalar(s, key, len, hv) :
 	    hc_snap_probe(s, key, len, hv);
 }

@@ -409,11 +409,14 @@ static inline const struct hc_rec *hc_rec_follow(const unsigned char *blob,
  * and the key's hash are ready before the bucket arrives; what the bucket
  * adds to the path is the base's tag bit (a select) and the record's
  * address (base + 8 * rel).  How the inline test reads the record depends
- * on the caller: hc_snap_find_typed() and hc_snap_find_any() below.  The
- * rest of the probe
- * (hc_snap_probe: every slot whose tag matches, all 20 tags compared at
- * once, then the following buckets until one with an empty slot) is out
- * of line, which keeps the fast path's registers free.  The tests run the
+ * on the caller: hc_snap_find_typed() and hc_snap_find_any() below; the
+ * typed getters' also tries the first slot of the home bucket with the
+ * key's tag, inline.  The whole probe (hc_snap_probe: every slot whose tag
+ * matches, all 20 tags compared at once, then the following buckets until
+ * one with an empty slot) is out of line, which keeps the fast path's
+ * registers free; it starts again from the home bucket, so it reads again
+ * the slots the inline tests read (it runs for one lookup in ten for the
+ * any-type callers, far fewer for the typed getters).  The tests run the
  * probe with the scalar tag compare too (scalar != 0).
  */
 static inline __attribute__((always_inline)) const struct hc_rec *
@@ -425,7 +428,7 @@ hc_snap_probe_body(const struct hotcfg_snap *s, const char *key, size_t len,
 		uint16_t tag = hc_tag(hv, b->base);
 		unsigned m;
 
-		/* (The preferred slot again, if its tag matched: rare.) */
+		/* (The slots the inline tests read, again: rare.) */
 		m = scalar ? hc_bucket_match_scalar(b, tag) :
 		    hc_bucket_match(b, tag);
 		while (m != 0) {

@@ -414,6 +414,12 @@ bench_sweep(const char *base)
 				fprintf(stderr, "bench: stopping pid %ld, left "
 				    "running in %s\n", pid, dir);
 				kill((pid_t)pid, SIGTERM);
+				/* Gone before its directory is (2 s at most):
+				 * an agent still publishing would write into
+				 * it while it is removed. */
+				for (int i = 0; i < 200 &&
+				    kill((pid_t)pid, 0) == 0; i++)
+					bench_sleep_ns(10000000);
 			}
 		}
 		closedir(pd);

@@ -29,7 +29,7 @@ if ! command -v valgrind >/dev/null 2>&1; then
 	echo "  valgrind not installed: part skipped"
 	exit 0
 fi
-base=/tmp
+base=${TMPDIR:-/tmp}            # where bench_tmpdir() looks too
 [ -w /dev/shm ] && base=/dev/shm
 # (The pid in the name lets a later run remove what a killed one left.)
 dir=$(mktemp -d "$base/hotcfg-bench-cg-$$-XXXXXX") || exit 1

@@ -73,6 +73,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <urcu/urcu-memb.h>
 
@@ -443,10 +444,13 @@ static pid_t
 publisher_start(const char *dir, void *blob[2], size_t size[2],
     int64_t interval, int fd)
 {
-	pid_t pid = fork();
+	pid_t parent = getpid(), pid = fork();
 
 	if (pid != 0)
 		return pid;
+	/* A benchmark killed before it stops the publisher takes it along. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+		_exit(1);
 	{
 		struct sigaction sa;
 		struct hc_pub *p = NULL;

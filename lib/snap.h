@@ -537,6 +537,15 @@ hc_snap_try_typed(const struct hotcfg_snap *s, const char *key, size_t len,
 	return NULL;
 }
 
+/* The probe, with the vector or the scalar tag compare. */
+static inline __attribute__((always_inline)) const struct hc_rec *
+hc_snap_probe_with(const struct hotcfg_snap *s, const char *key, size_t len,
+    uint64_t hv, int scalar)
+{
+	return scalar ? hc_snap_probe_scalar(s, key, len, hv) :
+	    hc_snap_probe(s, key, len, hv);
+}
+
 /* The same, then the probe: the record, or NULL if the key is absent. */
 static inline __attribute__((always_inline)) const struct hc_rec *
 hc_snap_find_typed(const struct hotcfg_snap *s, const char *key, size_t len,
@@ -546,10 +555,7 @@ hc_snap_find_typed(const struct hotcfg_snap *s, const char *key, size_t len,
 	const struct hc_rec *r = hc_snap_try_typed(s, key, len, hv, scalar,
 	    wmask, want);
 
-	if (r != NULL)
-		return r;
-	return scalar ? hc_snap_probe_scalar(s, key, len, hv) :
-	    hc_snap_probe(s, key, len, hv);
+	return r != NULL ? r : hc_snap_probe_with(s, key, len, hv, scalar);
 }
 
 /*
@@ -580,8 +586,7 @@ hc_snap_find_any(const struct hotcfg_snap *s, const char *key, size_t len,
 		    len)))
 			return r;
 	}
-	return scalar ? hc_snap_probe_scalar(s, key, len, hv) :
-	    hc_snap_probe(s, key, len, hv);
+	return hc_snap_probe_with(s, key, len, hv, scalar);
 }
 
 static inline __attribute__((always_inline)) const struct hc_rec *

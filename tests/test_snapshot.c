@@ -736,8 +736,10 @@ find_both(const hotcfg_snap *s, const char *key, size_t len)
 		static const struct {
 			unsigned wmask, want;
 		} typed[] = {
-			{ HC_WANT_ONE, HOTCFG_BOOL }, { HC_WANT_ONE, HOTCFG_INT },
-			{ HC_WANT_PAIR, HOTCFG_INT }, { HC_WANT_ONE, HOTCFG_STR },
+			{ HC_WANT_ONE, HOTCFG_BOOL },
+			{ HC_WANT_ONE, HOTCFG_INT },
+			{ HC_WANT_PAIR, HOTCFG_INT },
+			{ HC_WANT_ONE, HOTCFG_STR },
 			{ HC_WANT_PAIR, HOTCFG_STR },
 		};
 		for (size_t t = 0; t < sizeof(typed) / sizeof(typed[0]); t++) {

@@ -409,7 +409,7 @@ static inline const struct hc_rec *hc_rec_follow(const unsigned char *blob,
  * and the key's hash are ready before the bucket arrives; what the bucket
  * adds to the path is the base's tag bit (a select) and the record's
  * address (base + 8 * rel).  How the inline test reads the record depends
- * on the caller: hc_snap_find_typed() and hc_snap_find_any() below; the
+ * on the caller: hc_snap_find_typed() and hc_snap_find_with() below; the
  * typed getters' also tries the first slot of the home bucket with the
  * key's tag, inline.  The whole probe (hc_snap_probe: every slot whose tag
  * matches, all 20 tags compared at once, then the following buckets until
@@ -565,7 +565,7 @@ hc_snap_find_typed(const struct hotcfg_snap *s, const char *key, size_t len,
  * address and the compare.
  */
 static inline __attribute__((always_inline)) const struct hc_rec *
-hc_snap_find_any(const struct hotcfg_snap *s, const char *key, size_t len,
+hc_snap_find_with(const struct hotcfg_snap *s, const char *key, size_t len,
     int scalar)
 {
 	uint64_t hv = hc_key_hash(key, len, s->seed);
@@ -587,13 +587,6 @@ hc_snap_find_any(const struct hotcfg_snap *s, const char *key, size_t len,
 			return r;
 	}
 	return hc_snap_probe_with(s, key, len, hv, scalar);
-}
-
-static inline __attribute__((always_inline)) const struct hc_rec *
-hc_snap_find_with(const struct hotcfg_snap *s, const char *key, size_t len,
-    int scalar)
-{
-	return hc_snap_find_any(s, key, len, scalar);
 }
 
 static inline const struct hc_rec *

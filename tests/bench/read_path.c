@@ -398,6 +398,108 @@ measure(enum design d, unsigned nthr, int64_t warm_ns, int64_t window_ns,
 	return 0;
 }
 
+/* ------------------------------------------------------------ the line */
+
+/*
+ * What moving one cache line between the two reader threads costs on this
+ * host, now: the price refcount pays twice a lookup with two threads (its
+ * count's line goes back and forth), and hotcfg never pays.  Two threads
+ * pass a token through one word on a line of its own, each waiting for
+ * the other's store; the median one-way time over the round trips of a
+ * short window.  Measured in every repetition of the 2-thread idle case,
+ * because the host moves our vCPUs about: where they sit decides this
+ * figure, and with it what refcount costs.
+ */
+struct line_probe {
+	_Alignas(64) atomic_uint turn;
+	char pad[64 - sizeof(atomic_uint)];
+	atomic_bool stop;
+	cpu_set_t peer_cpu;
+	pthread_barrier_t bar;
+};
+
+static void *
+line_peer(void *arg)
+{
+	struct line_probe *lp = arg;
+	unsigned want = 1;
+
+	pthread_setaffinity_np(pthread_self(), sizeof(lp->peer_cpu),
+	    &lp->peer_cpu);
+	pthread_barrier_wait(&lp->bar);
+	for (;;) {
+		unsigned t = atomic_load_explicit(&lp->turn,
+		    memory_order_acquire);
+		if (t == want) {
+			atomic_store_explicit(&lp->turn, want + 1,
+			    memory_order_release);
+			want += 2;
+		} else if (atomic_load_explicit(&lp->stop,
+		    memory_order_relaxed))
+			return NULL;
+	}
+}
+
+/* One-way ns, or -1 when there are not two CPUs to run on.  The two
+ * threads are pinned to the first two CPUs this process may use, which is
+ * where the scheduler puts the two readers; unpinned, a new thread starts
+ * on its creator's CPU and the token would move by context switch. */
+static double
+line_transfer_ns(int64_t window_ns)
+{
+	struct line_probe *lp;
+	cpu_set_t all, mine;
+	pthread_t tid;
+	unsigned next = 0, trips = 0;
+	int64_t t0, t1;
+	int cpu[2], nc = 0;
+
+	if (pthread_getaffinity_np(pthread_self(), sizeof(all), &all) != 0)
+		return -1;
+	for (int i = 0; i < CPU_SETSIZE && nc < 2; i++)
+		if (CPU_ISSET(i, &all))
+			cpu[nc++] = i;
+	if (nc < 2 || (lp = aligned_alloc(64, sizeof(*lp))) == NULL)
+		return -1;
+	memset(lp, 0, sizeof(*lp));
+	CPU_ZERO(&lp->peer_cpu);
+	CPU_SET(cpu[1], &lp->peer_cpu);
+	CPU_ZERO(&mine);
+	CPU_SET(cpu[0], &mine);
+	pthread_setaffinity_np(pthread_self(), sizeof(mine), &mine);
+	atomic_init(&lp->turn, 0);
+	atomic_init(&lp->stop, false);
+	pthread_barrier_init(&lp->bar, NULL, 2);
+	if (pthread_create(&tid, NULL, line_peer, lp) != 0) {
+		pthread_setaffinity_np(pthread_self(), sizeof(all), &all);
+		free(lp);
+		return -1;
+	}
+	pthread_barrier_wait(&lp->bar);
+	t0 = bench_ns();
+	t1 = t0;
+	while (t1 - t0 < window_ns) {
+		/* 64 round trips between two looks at the clock; a peer that
+		 * is not running stalls this, and the window says so. */
+		for (unsigned i = 0; i < 64; i++) {
+			atomic_store_explicit(&lp->turn, next + 1,
+			    memory_order_release);
+			while (atomic_load_explicit(&lp->turn,
+			    memory_order_acquire) != next + 2)
+				;
+			next += 2;
+		}
+		trips += 64;
+		t1 = bench_ns();
+	}
+	atomic_store(&lp->stop, true);
+	pthread_join(tid, NULL);
+	pthread_barrier_destroy(&lp->bar);
+	pthread_setaffinity_np(pthread_self(), sizeof(all), &all);
+	free(lp);
+	return trips ? (double)(t1 - t0) / (2.0 * trips) : -1;
+}
+
 /* ------------------------------------------------------------ writers */
 
 static void *
@@ -968,6 +1070,10 @@ struct cres {
 	/* Paired ratios: the median over repetitions of the ratio of two
 	 * designs measured in the same repetition, a few ms apart. */
 	double r_bare, r_urcu, r_rwlock, r_refcount;
+	/* 2 threads, idle: refcount over bare, paired as above (what no
+	 * check in front of this lookup can beat), and the median one-way
+	 * time of a cache line between the threads (line_transfer_ns()). */
+	double r_refcount_bare, line_ns;
 	uint64_t errors;
 	double pub_interval_ms, swap_interval_ms;
 	double window_ms;       /* the window used (longer when the
@@ -1133,7 +1239,8 @@ main(int argc, char **argv)
 					continue;
 				struct cres *c = &res[nres++];
 				double wall[ND][32], cpu[ND][32], on[ND * 32];
-				unsigned non = 0;
+				double lns[32];
+				unsigned non = 0, nl = 0;
 				int64_t wnd = (pub ? win_ms * 5 / 2 : win_ms) * 1000000;
 				int64_t interval = interval_ms * 1000000;
 				pthread_t wt;
@@ -1192,7 +1299,14 @@ main(int argc, char **argv)
 						    &c->errors, &c->vcsw[d],
 						    &c->ivcsw[d], &on[non++]);
 					}
+					if (thr == 2 && !pub) {
+						double x = line_transfer_ns(
+						    2000000);
+						if (x > 0)
+							lns[nl++] = x;
+					}
 				}
+				c->line_ns = nl ? bench_median(lns, nl) : -1;
 				if (pub) {
 					char msg[64] = "";
 					ssize_t got;
@@ -1223,14 +1337,17 @@ main(int argc, char **argv)
 				}
 				c->oncpu = bench_median(on, non);
 				{
-					double q[4][32];
+					double q[5][32];
 					for (unsigned k = 0; k < r; k++) {
 						double hc = cpu[D_HOTCFG][k];
 						q[0][k] = hc / cpu[D_BARE][k];
 						q[1][k] = hc / cpu[D_URCU][k];
 						q[2][k] = cpu[D_RWLOCK][k] / hc;
 						q[3][k] = cpu[D_REFCOUNT][k] / hc;
+						q[4][k] = cpu[D_REFCOUNT][k] /
+						    cpu[D_BARE][k];
 					}
+					c->r_refcount_bare = bench_median(q[4], r);
 					c->r_bare = bench_median(q[0], r);
 					c->r_urcu = bench_median(q[1], r);
 					c->r_rwlock = bench_median(q[2], r);
@@ -1269,6 +1386,9 @@ main(int argc, char **argv)
 				if (c->oncpu < 0.9)
 					printf("  threads on CPU %.0f%%",
 					    100 * c->oncpu);
+				if (c->line_ns > 0)
+					printf("  line moves in %.1f ns",
+					    c->line_ns);
 				if (c->errors)
 					printf("  ERRORS %" PRIu64, c->errors);
 				printf("\n");
@@ -1308,6 +1428,14 @@ main(int argc, char **argv)
 					json_object_set_new(jo,
 					    "baseline_swap_interval_ms",
 					    bench_num(c->swap_interval_ms));
+				}
+				if (thr == 2 && !pub) {
+					json_object_set_new(jo,
+					    "refcount_over_bare",
+					    bench_num(c->r_refcount_bare));
+					json_object_set_new(jo, "line_transfer_ns",
+					    c->line_ns > 0 ?
+					    bench_num(c->line_ns) : json_null());
 				}
 				json_object_set_new(jo, "window_ms",
 				    bench_num(c->window_ms));
@@ -1390,7 +1518,7 @@ main(int argc, char **argv)
 			/* Two threads that seldom ran together met no
 			 * contention: the ratio then says nothing. */
 			bool ran = c->oncpu >= 0.9;
-			char why[192] = "";
+			char why[320] = "";
 			size_t wl;
 
 			if (!ran)
@@ -1414,6 +1542,19 @@ main(int argc, char **argv)
 			bench_target(targets, ran ? a >= 3 : -1, "read, %zu keys, "
 			    "2 threads: hotcfg %.2fx faster than rwlock (>= 3x)%s",
 			    c->nkeys, a, why);
+			/* What this run's host allowed: refcount over bare is
+			 * the most any check in front of the lookup could
+			 * show, and how fast a line moved between the two
+			 * threads is what set refcount's cost. */
+			wl = strlen(why);
+			snprintf(why + wl, sizeof(why) - wl, "; refcount %.2fx "
+			    "bare", c->r_refcount_bare);
+			if (c->line_ns > 0) {
+				wl = strlen(why);
+				snprintf(why + wl, sizeof(why) - wl, "; a cache "
+				    "line moved between the threads in %.1f ns",
+				    c->line_ns);
+			}
 			bench_target(targets, ran ? b >= 3 : -1, "read, %zu keys, "
 			    "2 threads: hotcfg %.2fx faster than refcount (>= 3x)%s",
 			    c->nkeys, b, why);

@@ -73,5 +73,24 @@ if command -v python3 >/dev/null 2>&1 &&
 	echo "bench_smoke: bench.json is not valid JSON"
 	fail=1
 fi
+# The 2-thread idle rows carry the line probe's figure (null only when
+# the process may use fewer than two CPUs) and refcount over bare.
+if command -v python3 >/dev/null 2>&1 &&
+    ! python3 - "$tmp/logs/read_path.json" <<'PY'
+import json, sys
+cases = json.load(open(sys.argv[1]))["cases"]
+rows = [c for c in cases if c["threads"] == 2 and not c["publishing"]]
+bad = [c["keys"] for c in rows
+       if "line_transfer_ns" not in c
+       or not (c["line_transfer_ns"] is None or c["line_transfer_ns"] > 0)
+       or not c.get("refcount_over_bare", 0) > 0]
+if not rows or bad:
+    print("bench_smoke: read_path: 2-thread idle rows without a line "
+          "figure or refcount/bare:", bad if rows else "no such rows")
+    sys.exit(1)
+PY
+then
+	fail=1
+fi
 [ $fail -eq 0 ] && echo "bench_smoke: all bench programs ran"
 exit $fail

@@ -401,13 +401,16 @@ measure(enum design d, unsigned nthr, int64_t warm_ns, int64_t window_ns,
 /* ------------------------------------------------------------ the line */
 
 /*
- * What moving one cache line between the two reader threads costs on this
- * host, now: the price refcount pays twice a lookup with two threads (its
+ * What moving one cache line between two CPUs costs on this host, now:
+ * the price refcount pays about twice a lookup with two threads (its
  * count's line goes back and forth), and hotcfg never pays.  Two threads
- * pass a token through one word on a line of its own, each waiting for
- * the other's store; the median one-way time over the round trips of a
- * short window.  Measured in every repetition of the 2-thread idle case,
- * because the host moves our vCPUs about: where they sit decides this
+ * pass a token through one word on a line of its own, each spinning on a
+ * plain load until the other's store arrives (no pause instruction: it
+ * would add its own latency to every move); the figure is the window's
+ * time over twice its round trips, the mean one-way time.  A preemption
+ * inside the window inflates that window's figure, so it is measured in
+ * every repetition of the 2-thread idle case and the row quotes the
+ * median: the host moves our vCPUs about, where they sit decides this
  * figure, and with it what refcount costs.
  */
 struct line_probe {
@@ -441,9 +444,11 @@ line_peer(void *arg)
 }
 
 /* One-way ns, or -1 when there are not two CPUs to run on.  The two
- * threads are pinned to the first two CPUs this process may use, which is
- * where the scheduler puts the two readers; unpinned, a new thread starts
- * on its creator's CPU and the token would move by context switch. */
+ * threads are pinned to the first two CPUs this process may use (on a
+ * 2-CPU machine the two CPUs the readers run on when they run at once);
+ * unpinned, a new thread starts on its creator's CPU and the token would
+ * move by context switch.  The calling thread's own mask is restored
+ * before it returns, so the readers created after it are not pinned. */
 static double
 line_transfer_ns(int64_t window_ns)
 {
@@ -466,12 +471,16 @@ line_transfer_ns(int64_t window_ns)
 	CPU_SET(cpu[1], &lp->peer_cpu);
 	CPU_ZERO(&mine);
 	CPU_SET(cpu[0], &mine);
-	pthread_setaffinity_np(pthread_self(), sizeof(mine), &mine);
 	atomic_init(&lp->turn, 0);
 	atomic_init(&lp->stop, false);
-	pthread_barrier_init(&lp->bar, NULL, 2);
-	if (pthread_create(&tid, NULL, line_peer, lp) != 0) {
+	if (pthread_barrier_init(&lp->bar, NULL, 2) != 0) {
+		free(lp);
+		return -1;
+	}
+	if (pthread_setaffinity_np(pthread_self(), sizeof(mine), &mine) != 0 ||
+	    pthread_create(&tid, NULL, line_peer, lp) != 0) {
 		pthread_setaffinity_np(pthread_self(), sizeof(all), &all);
+		pthread_barrier_destroy(&lp->bar);
 		free(lp);
 		return -1;
 	}
@@ -495,7 +504,11 @@ line_transfer_ns(int64_t window_ns)
 	atomic_store(&lp->stop, true);
 	pthread_join(tid, NULL);
 	pthread_barrier_destroy(&lp->bar);
-	pthread_setaffinity_np(pthread_self(), sizeof(all), &all);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(all), &all) != 0) {
+		/* Every later reader would inherit the pin. */
+		fprintf(stderr, "read_path: cannot restore the CPU mask\n");
+		exit(1);
+	}
 	free(lp);
 	return trips ? (double)(t1 - t0) / (2.0 * trips) : -1;
 }
@@ -1552,7 +1565,7 @@ main(int argc, char **argv)
 			if (c->line_ns > 0) {
 				wl = strlen(why);
 				snprintf(why + wl, sizeof(why) - wl, "; a cache "
-				    "line moved between the threads in %.1f ns",
+				    "line moved between the two CPUs in %.1f ns",
 				    c->line_ns);
 			}
 			bench_target(targets, ran ? b >= 3 : -1, "read, %zu keys, "

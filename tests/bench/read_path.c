@@ -406,13 +406,17 @@ measure(enum design d, unsigned nthr, int64_t warm_ns, int64_t window_ns,
  * count's line goes back and forth), and hotcfg never pays.  Two threads
  * pass a token through one word on a line of its own, each spinning on a
  * plain load until the other's store arrives (no pause instruction: it
- * would add its own latency to every move); the figure is the window's
- * time over twice its round trips, the mean one-way time.  A preemption
- * inside the window inflates that window's figure, so it is measured in
- * every repetition of the 2-thread idle case and the row quotes the
- * median: the host moves our vCPUs about, where they sit decides this
- * figure, and with it what refcount costs.
+ * would add its own latency to every move).  The window is cut into
+ * batches of LINE_TRIPS round trips, and its figure is the median batch's
+ * time over twice LINE_TRIPS: the one-way time while both threads ran, as
+ * a batch during which the host took a vCPU away from us counts no more
+ * than any other.  It is measured in every repetition of the 2-thread
+ * idle case and the row quotes the median over them: the host moves our
+ * vCPUs about, where they sit decides this figure, and with it what
+ * refcount costs.
  */
+#define LINE_TRIPS   64
+#define LINE_BATCHES 4096
 struct line_probe {
 	_Alignas(64) atomic_uint turn;
 	char pad[64 - sizeof(atomic_uint)];
@@ -455,9 +459,11 @@ line_transfer_ns(int64_t window_ns)
 	struct line_probe *lp;
 	cpu_set_t all, mine;
 	pthread_t tid;
-	unsigned next = 0, trips = 0;
+	unsigned next = 0;
 	int64_t t0, t1;
 	int cpu[2], nc = 0;
+	size_t nb = 0;
+	static double batch[LINE_BATCHES];
 
 	if (pthread_getaffinity_np(pthread_self(), sizeof(all), &all) != 0)
 		return -1;
@@ -487,10 +493,11 @@ line_transfer_ns(int64_t window_ns)
 	pthread_barrier_wait(&lp->bar);
 	t0 = bench_ns();
 	t1 = t0;
-	while (t1 - t0 < window_ns) {
-		/* 64 round trips between two looks at the clock; a peer that
-		 * is not running stalls this, and the window says so. */
-		for (unsigned i = 0; i < 64; i++) {
+	while (t1 - t0 < window_ns && nb < LINE_BATCHES) {
+		int64_t tb = t1;
+
+		/* LINE_TRIPS round trips between two looks at the clock. */
+		for (unsigned i = 0; i < LINE_TRIPS; i++) {
 			atomic_store_explicit(&lp->turn, next + 1,
 			    memory_order_release);
 			while (atomic_load_explicit(&lp->turn,
@@ -498,8 +505,8 @@ line_transfer_ns(int64_t window_ns)
 				;
 			next += 2;
 		}
-		trips += 64;
 		t1 = bench_ns();
+		batch[nb++] = (double)(t1 - tb) / (2.0 * LINE_TRIPS);
 	}
 	atomic_store(&lp->stop, true);
 	pthread_join(tid, NULL);
@@ -510,7 +517,7 @@ line_transfer_ns(int64_t window_ns)
 		exit(1);
 	}
 	free(lp);
-	return trips ? (double)(t1 - t0) / (2.0 * trips) : -1;
+	return nb ? bench_median(batch, nb) : -1;
 }
 
 /* ------------------------------------------------------------ writers */

@@ -402,7 +402,7 @@ measure(enum design d, unsigned nthr, int64_t warm_ns, int64_t window_ns,
 
 /*
  * What moving one cache line between two CPUs costs on this host, now:
- * the price refcount pays about twice a lookup with two threads (its
+ * the price refcount pays, up to twice a lookup, with two threads (its
  * count's line goes back and forth), and hotcfg never pays.  Two threads
  * pass a token through one word on a line of its own, each spinning on a
  * plain load until the other's store arrives (no pause instruction: it

@@ -1092,7 +1092,7 @@ struct cres {
 	double r_bare, r_urcu, r_rwlock, r_refcount;
 	/* 2 threads, idle: refcount over bare, paired as above (what no
 	 * check in front of this lookup can beat), and the median one-way
-	 * time of a cache line between the threads (line_transfer_ns()). */
+	 * time of a cache line between the two CPUs (line_transfer_ns()). */
 	double r_refcount_bare, line_ns;
 	uint64_t errors;
 	double pub_interval_ms, swap_interval_ms;
@@ -1100,6 +1100,18 @@ struct cres {
 	                           publisher is slow) */
 	uint64_t publishes;
 };
+
+/* Append to the string in buf (cap bytes), cutting what does not fit. */
+static void __attribute__((format(printf, 3, 4)))
+appendf(char *buf, size_t cap, const char *fmt, ...)
+{
+	size_t len = strlen(buf);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf + len, cap - len, fmt, ap);
+	va_end(ap);
+}
 
 static const char *
 kname(size_t n, char *buf, size_t len)
@@ -1539,7 +1551,6 @@ main(int argc, char **argv)
 			 * contention: the ratio then says nothing. */
 			bool ran = c->oncpu >= 0.9;
 			char why[320] = "";
-			size_t wl;
 
 			if (!ran)
 				snprintf(why, sizeof(why), "; not judged: the threads "
@@ -1554,9 +1565,8 @@ main(int argc, char **argv)
 				if (res[j].nkeys != c->nkeys || res[j].pub ||
 				    res[j].thr != 1 || res[j].cpu[D_HOTCFG] <= 0)
 					continue;
-				wl = strlen(why);
-				snprintf(why + wl, sizeof(why) - wl, "; hotcfg "
-				    "itself %.2fx its 1-thread cost",
+				appendf(why, sizeof(why), "; hotcfg itself %.2fx "
+				    "its 1-thread cost",
 				    c->cpu[D_HOTCFG] / res[j].cpu[D_HOTCFG]);
 			}
 			bench_target(targets, ran ? a >= 3 : -1, "read, %zu keys, "
@@ -1565,16 +1575,12 @@ main(int argc, char **argv)
 			/* What this run's host allowed: refcount over bare is
 			 * the most any check in front of the lookup could
 			 * show, and how fast a line moved between the two
-			 * threads is what set refcount's cost. */
-			wl = strlen(why);
-			snprintf(why + wl, sizeof(why) - wl, "; refcount %.2fx "
-			    "bare", c->r_refcount_bare);
-			if (c->line_ns > 0) {
-				wl = strlen(why);
-				snprintf(why + wl, sizeof(why) - wl, "; a cache "
-				    "line moved between the two CPUs in %.1f ns",
-				    c->line_ns);
-			}
+			 * CPUs is what set refcount's cost. */
+			appendf(why, sizeof(why), "; refcount %.2fx bare",
+			    c->r_refcount_bare);
+			if (c->line_ns > 0)
+				appendf(why, sizeof(why), "; a cache line moved "
+				    "between the two CPUs in %.1f ns", c->line_ns);
 			bench_target(targets, ran ? b >= 3 : -1, "read, %zu keys, "
 			    "2 threads: hotcfg %.2fx faster than refcount (>= 3x)%s",
 			    c->nkeys, b, why);

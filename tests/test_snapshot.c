@@ -168,6 +168,132 @@ Test(snapshot, every_type_round_trips)
 	free(blob);
 }
 
+/*
+ * The builder's sort compares keys with equal 8-byte prefixes eight bytes
+ * at a time (lib/build.c: keycmp()).  Keys that differ in one byte only,
+ * at every position of lengths around the word boundaries, keys that are
+ * prefixes of others and bytes above 0x7f: whatever order they are added
+ * in (reversed and shuffled take qsort_r(), swapped neighbours the
+ * insertion sort, a block out of place the run merge), iteration gives
+ * exactly the order of memcmp() then length.
+ */
+#define KO_MAX 700
+
+static int
+ko_cmp(const void *pa, const void *pb)
+{
+	const char *a = *(char *const *)pa, *b = *(char *const *)pb;
+	size_t la = strlen(a), lb = strlen(b);
+	int c = memcmp(a, b, la < lb ? la : lb);
+
+	return c ? c : (la > lb) - (la < lb);
+}
+
+Test(snapshot, key_order_is_bytes_then_length_from_every_input_order)
+{
+	static const unsigned lens[] = { 1, 7, 8, 9, 15, 16, 17, 23, 24, 25,
+	    33 };
+	static const char *const fam[] = { "services", "service", "servicesX",
+	    "services.alpha", "services.alpha.b", "services.alpha-b",
+	    "services.alpha0", "services.alph", "services.alpha.beta.gamma",
+	    "services.alpha.beta.gamm", "services.alpha.beta.gammb" };
+	static const char *const sub[] = { "a", "b", "\xc3\xa9" };
+	static char *keys[KO_MAX], *ord[KO_MAX];
+	unsigned n = 0, m = 0;
+	uint64_t rs = 99;
+
+	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++)
+		keys[n++] = strdup(fam[f]);
+	for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+		char all[64];
+
+		memset(all, 'q', lens[l]);      /* prefixes of one another */
+		all[lens[l]] = '\0';
+		keys[n++] = strdup(all);
+		for (unsigned k = 0; k < lens[l]; k++)
+			for (size_t v = 0; v < 3; v++) {
+				char buf[64];
+				size_t sl = strlen(sub[v]);
+
+				/* lens[l] bytes of 'q', byte k replaced */
+				memset(buf, 'q', k);
+				memcpy(buf + k, sub[v], sl);
+				memset(buf + k + sl, 'q', lens[l] - k - 1);
+				buf[lens[l] - 1 + sl] = '\0';
+				cr_assert_lt(n, KO_MAX);
+				keys[n++] = strdup(buf);
+			}
+	}
+	qsort(keys, n, sizeof(keys[0]), ko_cmp);
+	for (unsigned i = 0; i < n; i++)        /* drop repeats */
+		if (m == 0 || ko_cmp(&keys[m - 1], &keys[i]) != 0)
+			keys[m++] = keys[i];
+		else
+			free(keys[i]);
+	n = m;
+	for (int how = 0; how < 4; how++) {
+		struct hc_builder *b;
+		hotcfg_snap *s;
+		hotcfg_entry e;
+		void *blob;
+		size_t size, cur = 0, i = 0;
+
+		for (unsigned k = 0; k < n; k++)
+			ord[k] = keys[k];
+		if (how == 0) {                 /* reversed */
+			for (unsigned k = 0; k < n / 2; k++) {
+				char *t = ord[k];
+				ord[k] = ord[n - 1 - k];
+				ord[n - 1 - k] = t;
+			}
+		} else if (how == 1) {          /* shuffled */
+			for (unsigned k = n - 1; k > 0; k--) {
+				unsigned j;
+				char *t;
+				rs = rs * 6364136223846793005u +
+				    1442695040888963407u;
+				j = (unsigned)(rs >> 33) % (k + 1);
+				t = ord[k];
+				ord[k] = ord[j];
+				ord[j] = t;
+			}
+		} else if (how == 2) {          /* neighbours swapped */
+			for (unsigned k = 0; k + 1 < n; k += 8) {
+				char *t = ord[k];
+				ord[k] = ord[k + 1];
+				ord[k + 1] = t;
+			}
+		} else {                        /* the first third last */
+			unsigned t = n / 3;
+			char *tmp[KO_MAX];
+			memcpy(tmp, keys + t, (n - t) * sizeof(*tmp));
+			memcpy(tmp + (n - t), keys, t * sizeof(*tmp));
+			memcpy(ord, tmp, n * sizeof(*ord));
+		}
+		cr_assert_eq(hc_builder_new(&b), 0);
+		for (unsigned k = 0; k < n; k++) {
+			hotcfg_entry x = ent(ord[k], HOTCFG_INT);
+			x.i = k;
+			cr_assert_eq(hc_builder_add(b, &x), 0, "%s", ord[k]);
+		}
+		cr_assert_eq(hc_builder_finish(b, 0, &blob, &size, NULL), 0,
+		    "order %d", how);
+		hc_builder_free(b);
+		cr_assert_eq(hc_snap_wrap(blob, size, &s), 0);
+		while (hotcfg_next(s, NULL, &cur, &e) == 0) {
+			cr_assert_lt(i, n);
+			cr_assert_str_eq(e.key, keys[i], "order %d, entry %zu",
+			    how, i);
+			i++;
+		}
+		cr_assert_eq(i, n, "order %d: %zu entries of %u", how, i, n);
+		hc_snap_unwrap(s);
+		free(blob);
+	}
+	for (unsigned i = 0; i < n; i++)
+		free(keys[i]);
+}
+
 Test(snapshot, iteration_is_in_key_order_and_prefix_is_a_subtree)
 {
 	void *blob;

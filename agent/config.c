@@ -158,7 +158,26 @@ read_tree(const char *name, const char *buf, size_t len, struct ynode **out,
 			goto out_ev;
 		case YAML_SCALAR_EVENT:
 		case YAML_MAPPING_START_EVENT:
-		case YAML_SEQUENCE_START_EVENT:
+		case YAML_SEQUENCE_START_EVENT: {
+			const yaml_char_t *anchor, *tag;
+
+			if (ev.type == YAML_SCALAR_EVENT) {
+				anchor = ev.data.scalar.anchor;
+				tag = ev.data.scalar.tag;
+			} else if (ev.type == YAML_MAPPING_START_EVENT) {
+				anchor = ev.data.mapping_start.anchor;
+				tag = ev.data.mapping_start.tag;
+			} else {
+				anchor = ev.data.sequence_start.anchor;
+				tag = ev.data.sequence_start.tag;
+			}
+			if (anchor != NULL || tag != NULL) {
+				seterr(err, name, line, col, "%s are not "
+				    "allowed in the agent's configuration",
+				    anchor != NULL ? "anchors" : "tags");
+				rc = -EINVAL;
+				goto out_ev;
+			}
 			if ((y = calloc(1, sizeof(*y))) == NULL) {
 				rc = -ENOMEM;
 				goto out_ev;
@@ -208,6 +227,7 @@ read_tree(const char *name, const char *buf, size_t len, struct ynode **out,
 				stack[depth++] = y;
 			}
 			break;
+		}
 		case YAML_MAPPING_END_EVENT:
 		case YAML_SEQUENCE_END_EVENT:
 			depth--;
@@ -786,9 +806,7 @@ walk_top(struct walk *w, const struct ynode *root)
 		if (strcmp(k, "name") == 0) {
 			rc = get_string(w, k, v, &c->name);
 			if (rc == 0 && c->name != NULL &&
-			    (c->name[0] == '\0' || strchr(c->name, '/') ||
-			    strcmp(c->name, ".") == 0 ||
-			    strcmp(c->name, "..") == 0))
+			    !conf_is_name(c->name))
 				rc = bad(w, v, "name: \"%s\" is not a name "
 				    "(use dir for a path)", c->name);
 		} else if (strcmp(k, "dir") == 0) {
@@ -897,6 +915,13 @@ conf_free(struct agent_conf *c)
 	free(c->log_file);
 	free(c->kubeconfig);
 	memset(c, 0, sizeof(*c));
+}
+
+bool
+conf_is_name(const char *s)
+{
+	return s[0] != '\0' && strchr(s, '/') == NULL &&
+	    strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
 }
 
 int

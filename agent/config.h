@@ -80,8 +80,13 @@ void conf_free(struct agent_conf *c);
  */
 int conf_load(struct agent_conf *c, const char *path, struct cfg_error *err);
 
+/* Is s a publication name: one path component, not empty, "." or ".."?
+ * (--name and name: alike.) */
+bool conf_is_name(const char *s);
+
 /*
- * Parse a text buffer as the file `name` would be (for tests and -c -).
+ * Parse a text buffer as the file `name` would be (conf_load() and the
+ * tests).  Nothing reads standard input: conf_load() opens "-" as a file.
  */
 int conf_parse(struct agent_conf *c, const char *name, const char *buf,
     size_t len, struct cfg_error *err);

@@ -1304,13 +1304,22 @@ k8s_start(struct k8s **out, const struct k8s_opts *o, k8s_notify_fn fn,
 	}
 	{
 		struct logline l;
+		bool plain = strncmp(k->creds.server, "http://", 7) == 0;
 
 		log_head(&l, k, LOGL_INFO, "k8s_start");
 		log_str(&l, "server", k->creds.server);
 		log_str(&l, "credentials", k->creds.where);
 		log_str(&l, "mode", k->o.poll_ns > 0 ? "poll" : "watch");
-		log_bool(&l, "tls_verify", !k->creds.insecure);
+		log_str(&l, "tls", plain ? "none" : k->creds.insecure ?
+		    "no-verify" : "verify");
 		log_end(&l);
+		if (plain && (k->creds.token != NULL ||
+		    k->creds.token_file != NULL)) {
+			log_head(&l, k, LOGL_WARNING, "k8s_plaintext");
+			log_str(&l, "error", "the bearer token goes to the "
+			    "API server over http://, unencrypted");
+			log_end(&l);
+		}
 	}
 	*out = k;
 	return 0;

@@ -419,7 +419,10 @@ k8s_b64_decode(const char *in, size_t len, unsigned char **out,
 	if ((buf = malloc(len / 4 * 3 + 4)) == NULL)
 		return -ENOMEM;
 	if (hc_base64_decode(in, len, buf, outlen, HC_B64_PADDED) != 0) {
+		/* What was decoded may be part of a client key. */
+		explicit_bzero(buf, len / 4 * 3 + 4);
 		free(buf);
+		*outlen = 0;
 		return -EINVAL;
 	}
 	*out = buf;

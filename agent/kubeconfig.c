@@ -9,7 +9,10 @@
  * merge keys, the size and depth limits and the duplicate-key check for
  * free, and keeps a second YAML reader out of the agent.  The flattened
  * blob holds the secrets of the file (tokens, keys), so it is wiped before
- * it is freed.
+ * it is freed, as are the copies kept in struct kube_creds.  Not wiped: the
+ * transient copies on the way to the blob (the file's text, libyaml's
+ * buffers, the tree and the builder's arena), which are freed as soon as
+ * the blob is built; libyaml frees its buffers itself, without a hook.
  *
  * Nothing secret is ever put in an error message: messages name the file,
  * the context, cluster or user and the field, never a value.
@@ -273,7 +276,8 @@ kfile_load(struct kfile *f, const char *path, char *err, size_t errlen)
 		goto out;
 	}
 	if (rc != 0) {
-		/* The YAML code's messages name a position, not a value. */
+		/* The YAML code's messages name a position, a key or an
+		 * anchor, never a value (agent/yaml.c). */
 		if (cerr.line > 0)
 			errf(err, errlen, "kubeconfig %s:%u:%u: %s", path,
 			    cerr.line, cerr.col, cerr.msg);
@@ -487,6 +491,21 @@ from_kubeconfig(struct kube_creds *c, struct kfile *files, size_t nf,
 		    "not an http(s) URL", files[kf].path, cluster);
 		return -EINVAL;
 	}
+	{
+		/* user:password@host: the URL would carry a secret into
+		 * every log line and status that names the server, and
+		 * credentials come from the user entry only.  (Not quoted:
+		 * the message would carry it too.) */
+		const char *auth = strstr(c->server, "://") + 3;
+
+		if (memchr(auth, '@', strcspn(auth, "/?#")) != NULL) {
+			errf(err, errlen, "kubeconfig %s: server of cluster "
+			    "\"%s\" carries a user name or password; put "
+			    "credentials in the user entry", files[kf].path,
+			    cluster);
+			return -EINVAL;
+		}
+	}
 	rc = kget_b64(&files[kf], "clusters", ki, "cluster",
 	    "certificate-authority-data", &c->ca, err, errlen);
 	if (rc != 0 && rc != -ENOENT)
@@ -641,10 +660,15 @@ in_cluster(struct kube_creds *c, const char *host, const char *port,
 		c->server = NULL;
 		return -ENOMEM;
 	}
-	if ((c->where = strdup("in-cluster")) == NULL ||
-	    asprintf(&c->token_file, "%s/token", sa) < 0 ||
-	    asprintf(&c->ca_file, "%s/ca.crt", sa) < 0) {
-		c->token_file = c->ca_file = NULL;
+	/* (asprintf() leaves its pointer undefined on failure.) */
+	if ((c->where = strdup("in-cluster")) == NULL)
+		return -ENOMEM;
+	if (asprintf(&c->token_file, "%s/token", sa) < 0) {
+		c->token_file = NULL;
+		return -ENOMEM;
+	}
+	if (asprintf(&c->ca_file, "%s/ca.crt", sa) < 0) {
+		c->ca_file = NULL;
 		return -ENOMEM;
 	}
 	if (asprintf(&path, "%s/namespace", sa) < 0)

@@ -24,7 +24,8 @@
  *
  * TLS peer and host verification stay on unless insecure-skip-tls-verify is
  * true.  Secrets (tokens, client keys) are held in memory only as long as
- * needed, wiped before they are freed, and appear in no error message.
+ * needed and appear in no error message; the copies this code keeps are
+ * wiped before they are freed (kubeconfig.c says which are not).
  */
 #ifndef HOTCFGD_KUBECONFIG_H
 #define HOTCFGD_KUBECONFIG_H

@@ -6,7 +6,8 @@
  * read and swapped under a mutex; the line itself is built without the lock
  * and written with one write(2), which keeps lines whole even when another
  * process appends to the same file.  SIGUSR1 does not call in here: the
- * signal handler only sets a flag, and the main loop calls log_reopen().
+ * agent has no signal handlers; its main loop reads the signal from a
+ * signalfd and calls log_reopen().
  */
 #include <errno.h>
 #include <fcntl.h>

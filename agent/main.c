@@ -182,8 +182,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "hotcfgd: give --name or --dir, not both\n");
 		return EXIT_CONFIG;
 	}
-	if (o->name != NULL && (o->name[0] == '\0' ||
-	    strchr(o->name, '/') != NULL)) {
+	if (o->name != NULL && !conf_is_name(o->name)) {
 		fprintf(stderr, "hotcfgd: --name %s: not a name (use --dir "
 		    "for a path)\n", o->name);
 		return EXIT_CONFIG;

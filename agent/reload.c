@@ -334,7 +334,9 @@ agent_reload(struct agent *a, const int *how, const char *reason)
 	t_build = hc_mono_ns();
 	if (rc == -EAGAIN) {
 		/* A source has no data yet: publish nothing, and say so
-		 * without calling it an error. */
+		 * without calling it an error.  A due retry is moot: there
+		 * is nothing to publish until that source answers. */
+		a->retry = false;
 		if (a->pub != NULL)
 			record_sources(a);
 		log_begin(&l, LOGL_INFO, "waiting");
@@ -354,8 +356,15 @@ agent_reload(struct agent *a, const int *how, const char *reason)
 			    err.source, err.line, err.col, err.msg);
 		}
 		log_begin(&l, LOGL_ERROR, "error");
-		if (first != SIZE_MAX)
-			log_str(&l, "source", a->src[first].conf->name);
+		/* The source in error, which need not be one read this turn
+		 * (another may still be broken); none for an error of the
+		 * merged whole ("snapshot"). */
+		for (i = 0; i < a->nsrc; i++)
+			if (a->src[i].state == SRCST_ERROR ||
+			    a->src[i].state == SRCST_MISSING) {
+				log_str(&l, "source", a->src[i].conf->name);
+				break;
+			}
 		log_str(&l, "file", err.source);
 		log_uint(&l, "line", err.line);
 		log_uint(&l, "column", err.col);

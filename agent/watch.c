@@ -424,6 +424,7 @@ struct watcher {
 	size_t ndirs, capdirs;
 	uint64_t events, overflows;
 	bool warned_limit;
+	bool dead;              /* the thread stopped on an error: rescans */
 };
 
 static struct wdir *
@@ -641,7 +642,7 @@ watch_source(struct watcher *w, size_t id, const char *path, bool *changed)
 		struct logline l;
 
 		w->warned_limit = true;
-		log_begin(&l, LOGL_WARNING, "watch-limit");
+		log_begin(&l, LOGL_WARNING, "watch_limit");
 		log_errno(&l, "error", limit);
 		log_str(&l, "dir", s->pairs.v[0].dir);
 		log_str(&l, "fallback", "rescan");
@@ -662,6 +663,7 @@ watch_degraded(struct watcher *w)
 	size_t i;
 
 	pthread_mutex_lock(&w->mtx);
+	any = w->dead;
 	for (i = 0; i < w->nsrc; i++)
 		any |= w->src[i].degraded;
 	pthread_mutex_unlock(&w->mtx);
@@ -900,6 +902,23 @@ handle(struct watcher *w, const struct inotify_event *ev, int64_t now)
 	}
 }
 
+/* The thread cannot go on (poll or read of the inotify descriptor
+ * failed): say so, and let the main loop fall back on rescans. */
+static void
+watch_died(struct watcher *w, const char *call, int err)
+{
+	struct logline l;
+
+	pthread_mutex_lock(&w->mtx);
+	w->dead = true;
+	pthread_mutex_unlock(&w->mtx);
+	log_begin(&l, LOGL_ERROR, "watch_failed");
+	log_str(&l, "call", call);
+	log_errno(&l, "error", err);
+	log_str(&l, "fallback", "rescan");
+	log_end(&l);
+}
+
 static void *
 watch_main(void *arg)
 {
@@ -921,6 +940,7 @@ watch_main(void *arg)
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
+			watch_died(w, "poll", errno);
 			break;
 		}
 		if (pfd[1].revents != 0)
@@ -929,6 +949,7 @@ watch_main(void *arg)
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
+			watch_died(w, "read", errno);
 			break;
 		}
 		now = hc_mono_ns();

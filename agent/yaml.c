@@ -126,7 +126,9 @@ fail_nomem(struct loader *ld)
 	return -ENOMEM;
 }
 
-/* Keys and anchors shown in messages are cut to a readable length. */
+/* Keys and anchors shown in messages are cut to a readable length.
+ * Values are never shown: a value may be a password or a token, and the
+ * message goes to the log and the status (the place says which). */
 #define SHOW_MAX 64
 #define SHOWN(s, n) ((n) > SHOW_MAX ? SHOW_MAX : (int)(n)), (s), \
 	((n) > SHOW_MAX ? "..." : "")
@@ -419,16 +421,16 @@ make_scalar(struct loader *ld, const yaml_event_t *ev, struct cfg_node **out,
 		break;
 	case WANT_NULL:
 		if (!match_null(n->text, n->len)) {
-			rc = fail(ld, &ev->start_mark, "\"%.*s%s\" is not a "
-			    "null (tag !!null)", SHOWN(n->text, n->len));
+			rc = fail(ld, &ev->start_mark, "the value is not a null "
+			    "(tag !!null)");
 			goto out;
 		}
 		n->type = HOTCFG_NULL;
 		break;
 	case WANT_BOOL:
 		if (!match_bool(n->text, n->len, &n->b)) {
-			rc = fail(ld, &ev->start_mark, "\"%.*s%s\" is not a "
-			    "bool (tag !!bool)", SHOWN(n->text, n->len));
+			rc = fail(ld, &ev->start_mark, "the value is not a bool "
+			    "(tag !!bool)");
 			goto out;
 		}
 		n->type = HOTCFG_BOOL;
@@ -440,12 +442,12 @@ make_scalar(struct loader *ld, const yaml_event_t *ev, struct cfg_node **out,
 			n->i = i;
 			break;
 		case INT_NO:
-			rc = fail(ld, &ev->start_mark, "\"%.*s%s\" is not an "
-			    "integer (tag !!int)", SHOWN(n->text, n->len));
+			rc = fail(ld, &ev->start_mark, "the value is not an "
+			    "integer (tag !!int)");
 			goto out;
 		default:
-			rc = fail(ld, &ev->start_mark, "integer %.*s%s is out "
-			    "of range (64-bit signed)", SHOWN(n->text, n->len));
+			rc = fail(ld, &ev->start_mark, "the integer is out of "
+			    "range (64-bit signed)");
 			goto out;
 		}
 		break;
@@ -456,8 +458,8 @@ make_scalar(struct loader *ld, const yaml_event_t *ev, struct cfg_node **out,
 			n->type = HOTCFG_FLOAT;
 			n->f = (double)i;
 		} else {
-			rc = fail(ld, &ev->start_mark, "\"%.*s%s\" is not a "
-			    "float (tag !!float)", SHOWN(n->text, n->len));
+			rc = fail(ld, &ev->start_mark, "the value is not a float "
+			    "(tag !!float)");
 			goto out;
 		}
 		break;

@@ -134,9 +134,16 @@ const char *hotcfg_dir(const hotcfg *h);
  * the first call maps and validates it (a slow path that takes the handle's
  * mutex).  The previous snapshot of this thread is released by this call.
  *
- * Returns 0; HOTCFG_ENOTPUB before the first publish; HOTCFG_ECORRUPT or
- * HOTCFG_EVERSION when the newest snapshot is unusable and this thread holds
- * no older one (a thread that holds one keeps it, and gets 0).
+ * Returns 0, HOTCFG_ENOTPUB before the first publish, or -ENOMEM out of
+ * memory.  A bad snapshot never replaces a good one: when the newest is
+ * unusable, a thread that holds a snapshot keeps it and one that holds
+ * none gets the handle's newest good one; both get 0.  Only when the
+ * handle has no good snapshot does the call fail: HOTCFG_ECORRUPT or
+ * HOTCFG_EVERSION (the newest snapshot is damaged or in a format this
+ * library does not read), -ENOENT (its file is missing although the
+ * control file names it), or another negative errno from openat(2) or
+ * mmap(2).  A control file overwritten in place fails only a thread that
+ * holds no snapshot.
  */
 int hotcfg_snapshot(hotcfg *h, const hotcfg_snap **out);
 
@@ -202,8 +209,9 @@ unsigned hotcfg_snap_nsources(const hotcfg_snap *s);
 /*
  * Typed getters.  `key` is an escaped key path.  Each returns 0, -ENOENT
  * when the key is missing, HOTCFG_ETYPE when it has another type.  An int
- * read with hotcfg_get_float converts; nothing else converts.  Pointers
- * returned share the snapshot's lifetime and are NUL-terminated.
+ * read with hotcfg_get_float converts, and hotcfg_get_bytes also reads a
+ * str as its bytes; nothing else converts.  Pointers returned share the
+ * snapshot's lifetime and are NUL-terminated.
  */
 int hotcfg_get_int(const hotcfg_snap *s, const char *key, int64_t *out);
 int hotcfg_get_float(const hotcfg_snap *s, const char *key, double *out);

@@ -93,7 +93,9 @@ cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Collect the snapshot generations on disk, remove stale temp files. */
+/* Collect the snapshot generations on disk, remove stale temp files (an
+ * agent that died between creating one and renaming it left it; we hold
+ * the lock, so none is being written). */
 static int
 scan_dir(struct hc_pub *p)
 {
@@ -111,7 +113,8 @@ scan_dir(struct hc_pub *p)
 	}
 	while ((de = readdir(d)) != NULL) {
 		uint64_t g;
-		if (strncmp(de->d_name, ".snap.tmp.", 10) == 0) {
+		if (strncmp(de->d_name, ".snap.tmp.", 10) == 0 ||
+		    strncmp(de->d_name, ".control.tmp.", 13) == 0) {
 			unlinkat(p->dirfd, de->d_name, 0);
 			continue;
 		}

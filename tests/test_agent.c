@@ -462,6 +462,15 @@ Test(agent, usage_version_and_bad_options_exit_codes)
 	cr_assert_eq(run_once(NULL, (const char *const[]){ "--name", "a",
 	    "--dir", pubdir, in_src("a.yaml"), NULL }), 1);
 	cr_assert_eq(run_once(NULL, (const char *const[]){ "-n", NULL }), 1);
+	/* --name is one path component, as the configuration's name: is. */
+	static const char *const notnames[] = { "", ".", "..", "a/b" };
+	for (size_t i = 0; i < 4; i++) {
+		cr_assert_eq(run_once(&out, (const char *const[]){ "--name",
+		    notnames[i], "-n", in_src("a.yaml"), NULL }), 1, "%s",
+		    notnames[i]);
+		cr_assert(strstr(out, "not a name") != NULL, "%s", out);
+		free(out);
+	}
 	/* No credentials anywhere, so no API server is ever contacted,
 	 * whatever the machine running the test has configured. */
 	setenv("HOME", "/nonexistent", 1);
@@ -714,6 +723,37 @@ Test(agent, bad_edit_keeps_the_last_good_snapshot_and_records_line_col)
 	wait_outcome(HOTCFG_OUTCOME_OK, t, &st);
 	cr_assert_str_eq(st.sources[0].state, "ok");
 	assert_quiet(gen + 1);
+}
+
+/* Two errors while b.yaml is broken: the first read b.yaml, the second
+ * a.yaml.  Both error lines name b.yaml, the source in error, not the
+ * one that was read. */
+Test(agent, error_line_names_the_broken_source_not_the_one_read)
+{
+	hotcfg_status st;
+	int64_t t;
+	int i, n = 0;
+
+	put(in_src("a.yaml"), "x: 1\n");
+	put(in_src("b.yaml"), "y: 1\n");
+	start((const char *const[]){ in_src("a.yaml"), in_src("b.yaml"),
+	    NULL });
+	wait_after(0);
+	t = now_ns();
+	put(in_src("b.yaml"), "y: [1\n");
+	wait_outcome(HOTCFG_OUTCOME_ERROR, t, &st);
+	t = now_ns();
+	put(in_src("a.yaml"), "x: 2\n");
+	wait_outcome(HOTCFG_OUTCOME_ERROR, t, &st);
+	cr_assert(strstr(st.source, "b.yaml") != NULL, "%s", st.source);
+	/* (The log line follows the status record.) */
+	for (i = 0; i < 500 && (n = count(logtext(), "event=error ")) < 2;
+	    i++)
+		usleep(10000);
+	cr_assert_eq(n, 2, "%s", logtext());
+	cr_assert_eq(count(logtext(), fmt("event=error source=%s ",
+	    in_src("b.yaml"))), 2, "%s", logtext());
+	cr_assert_eq(get_int("x"), 1, "nothing published meanwhile");
 }
 
 Test(agent, limit_breach_is_not_published)
@@ -1241,7 +1281,10 @@ Test(agent_unit, config_file_keys_defaults_and_errors)
 		{ "log:\n  level: loud\n", 2, 10, "log.level" },
 		{ "limits:\n  max_key: 1\n", 2, 12, "out of range" },
 		{ "name: a\nname: b\n", 2, 1, "duplicate" },
-		{ "a: &x 1\nb: *x\n", 2, 4, "aliases" },
+		{ "a: &x 1\nb: *x\n", 1, 4, "anchors" },
+		{ "a: 1\nb: *x\n", 2, 4, "aliases" },
+		{ "history: !!int 3\n", 1, 10, "tags" },
+		{ "log: !!map {level: info}\n", 1, 6, "tags" },
 		{ "name: [\n", 2, 1, "" },
 		{ "name: a\ndir: /b\n", 1, 1, "not both" },
 	};

@@ -10,7 +10,7 @@
  *
  * The full-disk tests mount a small tmpfs in a mount namespace of the test
  * process (root only; skipped otherwise), so nothing outside the test ever
- * sees it and it goes away with the process.  The watch-limit test lowers
+ * sees it and it goes away with the process.  The watch_limit test lowers
  * the limit in a user namespace of the agent only, never the machine's.
  */
 #include <criterion/criterion.h>
@@ -733,10 +733,10 @@ Test(faults, inotify_watch_limit_falls_back_to_rescanning_and_says_so)
 	}
 	close(pfd[0]);
 	cr_assert(th_wait_str(dir, "v", "1", 30000), "first publish");
-	cr_assert(th_wait_log(log, "event=watch-limit", 30000),
+	cr_assert(th_wait_log(log, "event=watch_limit", 30000),
 	    "the agent never said it hit the watch limit");
 	cr_assert(th_log_line_has(log, (const char *const[]){ "level=warning",
-	    "event=watch-limit", "fallback=rescan", NULL }));
+	    "event=watch_limit", "fallback=rescan", NULL }));
 	/* An edit still arrives, through the rescans. */
 	cr_assert_eq(th_write_rename(src, "v: 2\n"), 0);
 	cr_assert(th_wait_str(dir, "v", "2", 60000),

@@ -680,6 +680,32 @@ Test(k8s_kubeconfig, what_cannot_be_used_is_refused_clearly,
 	kwrite("broken", "clusters: [\n");
 	cr_assert_eq(kload("broken", NULL, &c, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "broken") != NULL, "%s", err);
+
+	/* A password in the server URL would reach every line naming the
+	 * server: refused, and not quoted.  An '@' after the host is no
+	 * user part. */
+	kwrite("userinfo", "clusters:\n- name: x\n  cluster: {server: "
+	    "'https://admin:PASSWORD123@10.0.0.1:6443'}\ncontexts:\n"
+	    "- name: x\n  context: {cluster: x}\ncurrent-context: x\n");
+	cr_assert_eq(kload("userinfo", NULL, &c, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "user name or password") != NULL, "%s", err);
+	cr_assert(strstr(err, "PASSWORD123") == NULL, "%s", err);
+	kwrite("atpath", "clusters:\n- name: x\n  cluster: {server: "
+	    "'http://10.0.0.1:8080/k8s@edge'}\ncontexts:\n"
+	    "- name: x\n  context: {cluster: x}\ncurrent-context: x\n");
+	cr_assert_eq(kload("atpath", NULL, &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(c.server, "http://10.0.0.1:8080/k8s@edge");
+	kube_free(&c);
+
+	/* A value under the wrong explicit tag: the error names the tag
+	 * and the place, never the value. */
+	kwrite("tagged", "clusters:\n- name: x\n  cluster: {server: "
+	    "'https://a'}\ncontexts:\n- name: x\n  context: {cluster: x, "
+	    "user: u}\ncurrent-context: x\nusers:\n- name: u\n  user:\n"
+	    "    token: !!int eyJTOKENVALUE\n");
+	cr_assert_eq(kload("tagged", NULL, &c, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "!!int") != NULL, "%s", err);
+	cr_assert(strstr(err, "TOKENVALUE") == NULL, "%s", err);
 }
 
 Test(k8s_kubeconfig, the_kubeconfig_list_merges_like_kubectl,
@@ -1521,11 +1547,40 @@ Test(k8s, no_secret_reaches_the_log_or_the_state)
 	log_close();
 	log = slurp(logpath);
 	cr_assert(strstr(log, "k8s_start") != NULL, "the log is written");
+	cr_assert(strstr(log, "tls=verify") != NULL, "https, verified");
+	cr_assert(strstr(log, "k8s_plaintext") == NULL);
 	cr_assert(strstr(log, "k8s_token") != NULL);
 	cr_assert(strstr(log, tok) == NULL, "the first token is not logged");
 	cr_assert(strstr(log, "SECRET-rotated") == NULL);
 	cr_assert(strstr(log, "Bearer") == NULL);
 	cr_assert(strstr(detail, "SECRET") == NULL);
+	free(log);
+}
+
+/* An http:// server: the start line says there is no TLS, and a warning
+ * says the token would travel unencrypted, without the token.  (Nothing
+ * listens there: only the start is looked at.) */
+Test(k8s, a_token_over_plain_http_is_warned_about)
+{
+	struct k8s_opts o;
+	struct k8s *k;
+	char kc[300], *log;
+	static const char text[] =
+	    "clusters:\n- name: x\n  cluster: {server: 'http://127.0.0.1:1'}\n"
+	    "contexts:\n- name: x\n  context: {cluster: x, user: u}\n"
+	    "current-context: x\n"
+	    "users:\n- name: u\n  user: {token: PLAIN-SECRET-TOKEN}\n";
+
+	k8s_test_opts(&S, &o, kc, sizeof(kc), NULL);
+	snprintf(kc, sizeof(kc), "%s/kubeconfig-http", S.dir);
+	cr_assert_eq(k8ssrv_writefile(kc, text, strlen(text)), 0);
+	k = start_with(&o);
+	k8s_stop(k);
+	log_close();
+	log = slurp(logpath);
+	cr_assert(strstr(log, "tls=none") != NULL, "%s", log);
+	cr_assert(strstr(log, "event=k8s_plaintext") != NULL, "%s", log);
+	cr_assert(strstr(log, "PLAIN-SECRET") == NULL, "%s", log);
 	free(log);
 }
 

@@ -312,6 +312,35 @@ Test(publish, generations_continue_across_publisher_restarts)
 	cr_assert_eq(strtoull(buf, NULL, 10), 7);
 }
 
+/* An agent that died between creating a temporary file and renaming it
+ * left it behind: the next one removes it, snapshot or control, and
+ * leaves everything else. */
+Test(publish, temporary_files_of_a_dead_agent_are_removed)
+{
+	static const char *const names[] = { ".snap.tmp.999999",
+	    ".control.tmp.999999", "keep.me" };
+	struct hc_pub *p;
+	struct stat sb;
+	char path[512];
+	int fd;
+
+	cr_assert_eq(hc_pub_open(&p, dir, NULL), 0);
+	cr_assert_eq(publish_n(p, 1, 2), 1);
+	hc_pub_close(p);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		cr_assert_geq(fd = open(path, O_WRONLY | O_CREAT, 0600), 0);
+		close(fd);
+	}
+	cr_assert_eq(hc_pub_open(&p, dir, NULL), 0);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		cr_assert_eq(stat(path, &sb) == 0, i == 2, "%s", names[i]);
+	}
+	cr_assert_eq(hc_pub_generation(p), 1);
+	hc_pub_close(p);
+}
+
 /*
  * From 32768 entries the builder lays out and writes a snapshot with two
  * threads (build.c).  pubtool builds with the real builder, in a process

@@ -286,8 +286,11 @@ set_pos(struct k8s *k, const char *rv)
 /*
  * The ConfigMap exists with this data (takes cm).  Data equal to what we
  * hold changes nothing that k8s_load() returns, so it is not signalled.
+ * false when there was no memory to hold new data: nothing changed, the
+ * position included, and the caller fails the request so that the data
+ * is listed again.
  */
-static void
+static bool
 install(struct k8s *k, struct k8s_cm *cm, const char *how)
 {
 	struct k8s_data *d = NULL, *old = NULL;
@@ -299,10 +302,15 @@ install(struct k8s *k, struct k8s_cm *cm, const char *how)
 	pthread_mutex_lock(&k->mtx);
 	old_state = k->state;
 	memcpy(old_detail, k->detail, sizeof(old_detail));
+	same = k->cur != NULL && k8s_cm_same_data(k->cur->cm, cm);
+	if (!same && (d = malloc(sizeof(*d))) == NULL) {
+		pthread_mutex_unlock(&k->mtx);
+		k8s_cm_free(cm);
+		return false;
+	}
 	if (cm->rv[0] != '\0')
 		snprintf(k->pos_rv, sizeof(k->pos_rv), "%s", cm->rv);
-	same = k->cur != NULL && k8s_cm_same_data(k->cur->cm, cm);
-	if (!same && (d = malloc(sizeof(*d))) != NULL) {
+	if (!same) {
 		atomic_init(&d->refs, 1);
 		d->cm = cm;
 		cm = NULL;
@@ -331,6 +339,7 @@ install(struct k8s *k, struct k8s_cm *cm, const char *how)
 	data_release(old);
 	k8s_cm_free(cm);
 	notify(k, what);
+	return true;
 }
 
 /* The ConfigMap is not there: never was (list), or deleted (event). */
@@ -893,7 +902,13 @@ on_event(void *arg, const struct k8s_event *ev)
 			return 1;
 		}
 		set_pos(k, ev->rv);
-		install(k, cm, k8s_ev_name(ev->type));
+		if (!install(k, cm, k8s_ev_name(ev->type))) {
+			/* Ends the watch; the data is listed again. */
+			snprintf(x->why, sizeof(x->why), "out of memory for "
+			    "the update");
+			x->bad_object = true;
+			return 1;
+		}
 		break;
 	case K8S_EV_DELETED:
 		if (!is_ours(k, ev->object))
@@ -1018,7 +1033,13 @@ fetch(struct k8s *k, bool list)
 	k->retried_401 = false;
 	if (cm != NULL) {
 		set_pos(k, rv);
-		install(k, cm, list ? "list" : "get");
+		if (!install(k, cm, list ? "list" : "get")) {
+			snprintf(x.why, sizeof(x.why), "out of memory for "
+			    "the data");
+			x.bad_object = true;
+			handle_failure(k, &x, list ? "list" : "get");
+			goto out;
+		}
 	} else {
 		set_pos(k, rv);
 		absent(k, rv, false);

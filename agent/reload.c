@@ -156,6 +156,14 @@ agent_read_all(struct agent *a, struct cfg_error *err)
 	return 0;
 }
 
+/* A source whose error stops every build (its last data is not used):
+ * agent_build() reports the first, and the error line names it. */
+static bool
+src_broken(const struct source *s)
+{
+	return s->state == SRCST_MISSING || s->state == SRCST_ERROR;
+}
+
 int
 agent_build(struct agent *a, void **blob, size_t *size, size_t *entries,
     struct cfg_error *err)
@@ -172,7 +180,7 @@ agent_build(struct agent *a, void **blob, size_t *size, size_t *entries,
 	for (i = 0; i < a->nsrc; i++) {
 		const struct source *s = &a->src[i];
 
-		if (s->state == SRCST_MISSING || s->state == SRCST_ERROR) {
+		if (src_broken(s)) {
 			*err = s->err;
 			return -EINVAL;
 		}
@@ -360,8 +368,7 @@ agent_reload(struct agent *a, const int *how, const char *reason)
 		 * (another may still be broken); none for an error of the
 		 * merged whole ("snapshot"). */
 		for (i = 0; i < a->nsrc; i++)
-			if (a->src[i].state == SRCST_ERROR ||
-			    a->src[i].state == SRCST_MISSING) {
+			if (src_broken(&a->src[i])) {
 				log_str(&l, "source", a->src[i].conf->name);
 				break;
 			}

@@ -225,16 +225,6 @@ hc_builder_add(struct hc_builder *b, const hotcfg_entry *e)
 	return 0;
 }
 
-static uint64_t
-key_prefix(const char *k, uint32_t len)
-{
-	uint64_t p = 0;
-
-	for (uint32_t i = 0; i < 8; i++)
-		p = (p << 8) | (i < len ? (unsigned char)k[i] : 0);
-	return p;
-}
-
 /* Eight key bytes at p as a number whose order is theirs (big-endian). */
 static inline uint64_t
 load_be64(const char *p)
@@ -246,6 +236,19 @@ load_be64(const char *p)
 	w = __builtin_bswap64(w);
 #endif
 	return w;
+}
+
+/* A key's first 8 bytes as a number in key order, zero-padded. */
+static uint64_t
+key_prefix(const char *k, uint32_t len)
+{
+	uint64_t p = 0;
+
+	if (len >= 8)
+		return load_be64(k);
+	for (uint32_t i = 0; i < 8; i++)
+		p = (p << 8) | (i < len ? (unsigned char)k[i] : 0);
+	return p;
 }
 
 /*

@@ -512,6 +512,21 @@ kwrite(const char *name, const char *text)
 	cr_assert_eq(k8ssrv_writefile(path, text, strlen(text)), 0);
 }
 
+/* A kubeconfig of one cluster at `server` and one context, current; with
+ * `user` (the lines of a user: entry, indented four) the context names a
+ * user u whose entry they are. */
+static void
+kwrite_one(const char *name, const char *server, const char *user)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text), "clusters:\n- name: x\n  cluster: "
+	    "{server: '%s'}\ncontexts:\n- name: x\n  context: {cluster: x%s}\n"
+	    "current-context: x\n%s%s", server, user ? ", user: u" : "",
+	    user ? "users:\n- name: u\n  user:\n" : "", user ? user : "");
+	kwrite(name, text);
+}
+
 static int
 kload(const char *name, const char *context, struct kube_creds *c,
     char *err, size_t errlen)
@@ -656,16 +671,12 @@ Test(k8s_kubeconfig, what_cannot_be_used_is_refused_clearly,
 	cr_assert_eq(kload("both", NULL, &c, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "insecure-skip-tls-verify") != NULL, "%s", err);
 
-	kwrite("halfcert", "clusters:\n- name: x\n  cluster: {server: "
-	    "'https://a'}\ncontexts:\n- name: x\n  context: {cluster: x, "
-	    "user: u}\ncurrent-context: x\nusers:\n- name: u\n  user:\n"
+	kwrite_one("halfcert", "https://a",
 	    "    client-certificate-data: Y2VydA==\n");
 	cr_assert_eq(kload("halfcert", NULL, &c, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "without a key") != NULL, "%s", err);
 
-	kwrite("badkey", "clusters:\n- name: x\n  cluster: {server: "
-	    "'https://a'}\ncontexts:\n- name: x\n  context: {cluster: x, "
-	    "user: u}\ncurrent-context: x\nusers:\n- name: u\n  user:\n"
+	kwrite_one("badkey", "https://a",
 	    "    client-certificate-data: Y2VydA==\n"
 	    "    client-key-data: 'PRIVATE-KEY-MATERIAL!'\n");
 	cr_assert_eq(kload("badkey", NULL, &c, err, sizeof(err)), -EINVAL);
@@ -684,24 +695,19 @@ Test(k8s_kubeconfig, what_cannot_be_used_is_refused_clearly,
 	/* A password in the server URL would reach every line naming the
 	 * server: refused, and not quoted.  An '@' after the host is no
 	 * user part. */
-	kwrite("userinfo", "clusters:\n- name: x\n  cluster: {server: "
-	    "'https://admin:PASSWORD123@10.0.0.1:6443'}\ncontexts:\n"
-	    "- name: x\n  context: {cluster: x}\ncurrent-context: x\n");
+	kwrite_one("userinfo", "https://admin:PASSWORD123@10.0.0.1:6443",
+	    NULL);
 	cr_assert_eq(kload("userinfo", NULL, &c, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "user name or password") != NULL, "%s", err);
 	cr_assert(strstr(err, "PASSWORD123") == NULL, "%s", err);
-	kwrite("atpath", "clusters:\n- name: x\n  cluster: {server: "
-	    "'http://10.0.0.1:8080/k8s@edge'}\ncontexts:\n"
-	    "- name: x\n  context: {cluster: x}\ncurrent-context: x\n");
+	kwrite_one("atpath", "http://10.0.0.1:8080/k8s@edge", NULL);
 	cr_assert_eq(kload("atpath", NULL, &c, err, sizeof(err)), 0, "%s", err);
 	cr_assert_str_eq(c.server, "http://10.0.0.1:8080/k8s@edge");
 	kube_free(&c);
 
 	/* A value under the wrong explicit tag: the error names the tag
 	 * and the place, never the value. */
-	kwrite("tagged", "clusters:\n- name: x\n  cluster: {server: "
-	    "'https://a'}\ncontexts:\n- name: x\n  context: {cluster: x, "
-	    "user: u}\ncurrent-context: x\nusers:\n- name: u\n  user:\n"
+	kwrite_one("tagged", "https://a",
 	    "    token: !!int eyJTOKENVALUE\n");
 	cr_assert_eq(kload("tagged", NULL, &c, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "!!int") != NULL, "%s", err);
